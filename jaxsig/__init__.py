@@ -1,0 +1,1 @@
+from jaxsig._primitives import log_sigmoid, logit, sigmoid, softplus

@@ -1,0 +1,111 @@
+"""Double-word ("double-float") arithmetic: a value carried as an unevaluated sum ``hi + lo``.
+
+XLA contracts ``a * b + c`` into a fused multiply-add inside ``jit``, and it may do so in one
+fusion and not in another that recomputes the same value. An error-free sum fed two different
+roundings of one value returns garbage. So every product here is either exact by construction
+(operands split by *masking* mantissa bits, so each partial product fits in one word) or rounded
+on its own with `mul`, which XLA cannot contract. Results are then bit-for-bit the same with and
+without ``jit``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Pair = tuple[jax.Array, jax.Array]
+
+# Mantissa bits cleared by `split`: the high part keeps 12 of float32's 24 bits and 26 of
+# float64's 53, so high * high, high * low and (for float32) low * low are exact.
+_SPLIT_BITS = {jnp.dtype(jnp.float32): 12, jnp.dtype(jnp.float64): 27}
+_UINT = {jnp.dtype(jnp.float32): jnp.uint32, jnp.dtype(jnp.float64): jnp.uint64}
+_INT = {jnp.dtype(jnp.float32): jnp.int32, jnp.dtype(jnp.float64): jnp.int64}
+_MANTISSA_BITS = {jnp.dtype(jnp.float32): 23, jnp.dtype(jnp.float64): 52}
+_EXPONENT_BIAS = {jnp.dtype(jnp.float32): 127, jnp.dtype(jnp.float64): 1023}
+
+
+def mul(a: jax.Array, b: jax.Array | float) -> jax.Array:
+    """``fl(a * b)``, kept rounded: a select on the product stops its contraction into an add."""
+    p = a * b
+    return jnp.where(jnp.isnan(p), jnp.nan, p)
+
+
+def constant(value: float, like: jax.Array) -> jax.Array:
+    """``value`` shaped like ``like`` that XLA cannot constant-fold.
+
+    XLA rewrites ``(x + 1) - 1`` to ``x``, which erases the error word of an error-free sum with a
+    literal operand. NaN propagates from ``like``, as it would through the sum anyway.
+    """
+    return jnp.where(jnp.isnan(like), jnp.nan, jnp.asarray(value, like.dtype))
+
+
+def two_sum(a: jax.Array, b: jax.Array) -> Pair:
+    """Knuth's error-free sum: ``s + e == a + b`` exactly, ``s = fl(a + b)``."""
+    s = a + b
+    b_virtual = s - a
+    a_virtual = s - b_virtual
+    return s, (a - a_virtual) + (b - b_virtual)
+
+
+def fast_two_sum(a: jax.Array, b: jax.Array) -> Pair:
+    """Dekker's error-free sum, valid when ``|a| >= |b|`` (or ``a`` is zero)."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def split(a: jax.Array) -> Pair:
+    """``a = high + low`` with ``high`` holding the leading half of the mantissa bits."""
+    dtype = a.dtype
+    mask = ~((1 << _SPLIT_BITS[dtype]) - 1) & (2 ** (8 * dtype.itemsize) - 1)
+    bits = lax.bitcast_convert_type(a, _UINT[dtype])
+    high = lax.bitcast_convert_type(bits & jnp.asarray(mask, _UINT[dtype]), dtype)
+    return high, a - high
+
+
+def divide(num: Pair, den: Pair) -> Pair:
+    """``num / den`` for double words, normalised; relative error about ``eps**2``.
+
+    One quotient ``q = fl(n / d)`` is corrected by the remainder ``n - q d``, which is formed from
+    exact partial products of the split operands.
+    """
+    n_hi, n_lo = num
+    d_hi, d_lo = den
+    q = n_hi / d_hi
+    q_high, q_low = split(q)
+    d_high, d_low = split(d_hi)
+    remainder = (n_hi - q_high * d_high) - q_high * d_low
+    remainder = (remainder - q_low * d_high) - q_low * d_low
+    remainder = remainder + n_lo - mul(q, d_lo)
+    return fast_two_sum(q, remainder / d_hi)
+
+
+def pow2(k: jax.Array, dtype: jnp.dtype) -> jax.Array:
+    """``2.0 ** k`` for integer-valued ``k`` in the normal exponent range, built from its bits."""
+    shift = _MANTISSA_BITS[jnp.dtype(dtype)]
+    biased = k.astype(_INT[jnp.dtype(dtype)]) + _EXPONENT_BIAS[jnp.dtype(dtype)]
+    return lax.bitcast_convert_type(biased << shift, dtype)
+
+
+def scale(x: jax.Array, k: jax.Array) -> jax.Array:
+    """``x * 2.0 ** -k`` for integer-valued ``0 <= k`` up to twice the exponent bias.
+
+    Two normal factors keep every intermediate representable; the product is exact unless it is
+    subnormal.
+    """
+    half = jnp.floor(k / 2)
+    return x * pow2(-half, x.dtype) * pow2(half - k, x.dtype)
+
+
+def round_to_odd(pair: Pair) -> jax.Array:
+    """``hi`` rounded to odd in the direction of ``lo``.
+
+    Rounding to odd at 24 bits and then to nearest at 11 (float16) or 8 (bfloat16) bits equals one
+    correct rounding of ``hi + lo`` (Boldo and Melquiond, 2008): no double-rounding error.
+    """
+    hi, lo = pair
+    bits = lax.bitcast_convert_type(hi, _INT[hi.dtype])
+    even = (bits & 1) == 0
+    step = jnp.where(jnp.sign(lo) == jnp.sign(hi), 1, -1).astype(bits.dtype)
+    inexact = (lo != 0) & (hi != 0) & jnp.isfinite(hi) & even
+    return lax.bitcast_convert_type(jnp.where(inexact, bits + step, bits), hi.dtype)
