@@ -1,1 +1,47 @@
-from jaxsig._primitives import log_sigmoid, logit, sigmoid, softplus
+"""jaxsig: exact sigmoid primitives, closed-form derivatives and compiled logistic training in JAX."""
+
+from jaxsig._derivatives import GradientCheck as GradientCheck
+from jaxsig._derivatives import check_gradients as check_gradients
+from jaxsig._derivatives import gradient as gradient
+from jaxsig._derivatives import hessian as hessian
+from jaxsig._derivatives import value_and_gradient as value_and_gradient
+from jaxsig._fit import FitResult as FitResult
+from jaxsig._fit import fit as fit
+from jaxsig._loss import logistic_loss as logistic_loss
+from jaxsig._loss import loss_gradient as loss_gradient
+from jaxsig._loss import objective as objective
+from jaxsig._model import Params as Params
+from jaxsig._model import init as init
+from jaxsig._model import logits as logits
+from jaxsig._predict import decision_function as decision_function
+from jaxsig._predict import predict as predict
+from jaxsig._predict import predict_proba as predict_proba
+from jaxsig._primitives import log_sigmoid as log_sigmoid
+from jaxsig._primitives import logit as logit
+from jaxsig._primitives import sigmoid as sigmoid
+from jaxsig._primitives import softplus as softplus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FitResult",
+    "GradientCheck",
+    "Params",
+    "check_gradients",
+    "decision_function",
+    "fit",
+    "gradient",
+    "hessian",
+    "init",
+    "log_sigmoid",
+    "logistic_loss",
+    "logit",
+    "logits",
+    "loss_gradient",
+    "objective",
+    "predict",
+    "predict_proba",
+    "sigmoid",
+    "softplus",
+    "value_and_gradient",
+]
