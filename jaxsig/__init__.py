@@ -1,4 +1,4 @@
-"""jaxsig: exact sigmoid primitives, closed-form derivatives and compiled logistic training in JAX."""
+"""jaxsig: exact sigmoid primitives, closed-form derivatives and compiled logistic training."""
 
 from jaxsig._derivatives import GradientCheck as GradientCheck
 from jaxsig._derivatives import check_gradients as check_gradients

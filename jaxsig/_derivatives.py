@@ -41,7 +41,7 @@ def value_and_gradient(
     .. math::
 
         \\nabla_w J = X^T \\bigl(u \\odot (\\sigma(z) - y)\\bigr) + l_2 w, \\qquad
-        \\nabla_b J = \\textstyle\\sum_i u_i (\\sigma(z_i) - y_i), \\qquad u = v / \\textstyle\\sum v.
+        \\nabla_b J = \\sum_i u_i (\\sigma(z_i) - y_i), \\qquad u = v / \\sum v.
 
     Unchecked: use it inside your own ``jit`` code.
     """
@@ -146,9 +146,7 @@ def check_gradients(
     closed_grad = gradient(params, X, y, **kwargs)
     auto_grad = jax.grad(objective)(params, X, y, **kwargs)
     grad_gap = jnp.max(
-        jnp.stack(
-            [jnp.max(jnp.abs(a - c)) for a, c in zip(auto_grad, closed_grad, strict=True)]
-        )
+        jnp.stack([jnp.max(jnp.abs(a - c)) for a, c in zip(auto_grad, closed_grad, strict=True)])
     )
 
     single_output = params.w.ndim == 1

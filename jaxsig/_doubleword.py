@@ -63,6 +63,14 @@ def split(a: jax.Array) -> Pair:
     return high, a - high
 
 
+def two_product(a: jax.Array, b: jax.Array) -> Pair:
+    """``p + e == a * b`` (exactly in float32) from exact partial products of the split operands."""
+    p = mul(a, b)
+    a_high, a_low = split(a)
+    b_high, b_low = split(b)
+    return p, ((a_high * b_high - p) + a_high * b_low + a_low * b_high) + a_low * b_low
+
+
 def divide(num: Pair, den: Pair) -> Pair:
     """``num / den`` for double words, normalised; relative error about ``eps**2``.
 

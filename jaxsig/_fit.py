@@ -24,7 +24,7 @@ DEFAULT_LEARNING_RATE = 0.01
 
 
 class FitResult(NamedTuple):
-    """Fitted parameters and ``history[e]``, the objective at the parameters entering epoch ``e``."""
+    """Fitted parameters; ``history[e]`` is the objective at the parameters entering epoch ``e``."""
 
     params: Params
     history: jax.Array

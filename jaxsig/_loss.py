@@ -11,27 +11,18 @@ from jaxsig import _primitives as prim
 from jaxsig._model import Params, logits
 
 
-def _two_product(a: jax.Array, b: jax.Array) -> dw.Pair:
-    """``p + e == a * b`` from exact partial products of the split operands."""
-    p = dw.mul(a, b)
-    a_high, a_low = dw.split(a)
-    b_high, b_low = dw.split(b)
-    e = ((a_high * b_high - p) + a_high * b_low + a_low * b_high) + a_low * b_low
-    return p, e
-
-
 def _loss_pair(z: jax.Array, y: jax.Array) -> dw.Pair:
     # softplus(z) - y z = softplus(-|z|) + |z| * (1 - y if z > 0 else y): two non-negative terms,
     # so nothing cancels, and softplus(-|z|) = log1p(exp(-|z|)) never overflows.
-    (l_hi, l_lo), k = prim._log1p_exp_neg_abs(z)
-    l_hi, l_lo = dw.scale(l_hi, k), dw.scale(l_lo, k)
+    (l_hi, l_lo), shift = prim._log1p_exp_neg_abs(z)
+    l_hi, l_lo = dw.scale(l_hi, shift), dw.scale(l_lo, shift)
     a = jnp.abs(z)
     one_minus_y = dw.two_sum(dw.constant(1.0, y), -y)
     positive = z > 0
     w_hi = jnp.where(positive, one_minus_y[0], y)
     w_lo = jnp.where(positive, one_minus_y[1], 0.0)
     finite = jnp.isfinite(a)
-    p_hi, p_lo = _two_product(jnp.where(finite, a, 0.0), w_hi)
+    p_hi, p_lo = dw.two_product(jnp.where(finite, a, 0.0), w_hi)
     s_hi, s_lo = dw.two_sum(l_hi, p_hi)
     s_lo = s_lo + (l_lo + p_lo + dw.mul(jnp.where(finite, a, 0.0), w_lo))
     # |z| = inf: the loss is inf unless the label agrees exactly (weight 0), where it is 0.

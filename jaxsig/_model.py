@@ -29,7 +29,7 @@ def init(
     scale: float = 0.01,
     dtype: DTypeLike | None = None,
 ) -> Params:
-    """Zero parameters (the convex problem needs no random start), or ``scale * N(0, 1)`` from ``key``.
+    """Zero parameters (the problem is convex: no random start needed), or ``scale * N(0, 1)``.
 
     >>> import jaxsig
     >>> jaxsig.init(2).w.shape, jaxsig.init(2, 3).b.shape

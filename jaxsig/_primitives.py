@@ -33,11 +33,18 @@ _LN2_HI = {_F32: 0.693145751953125, _F64: 6.93147180369123816490e-01}
 _LN2_LO = {_F32: 1.4286068203094172e-06, _F64: 1.90821492927058770002e-10}
 # exp(-X_MAX) is below half the smallest subnormal, so clamping |x| there changes no result.
 _X_MAX = {_F32: 110.0, _F64: 750.0}
-# Taylor coefficients 1/(j+2)! of (exp(r) - 1 - r) / r**2 on |r| <= ln(2)/2, truncated below
-# 2**-32 (float32) and 2**-63 (float64) relative to exp(r).
-_EXPM1_TERMS = {_F32: 8, _F64: 14}
-# Terms 1/(2j+3) of (atanh(f) - f) / f**3 for 0 <= f <= 1/3, truncated as above.
-_ATANH_TERMS = {_F32: 8, _F64: 17}
+# ln 2 to twice the working precision, for log1p near t = 1.
+_LN2_PAIR = {
+    _F32: (0.6931471824645996, -1.904654323148236e-09),
+    _F64: (0.6931471805599453, 2.3190468138462996e-17),
+}
+# exp(-X_MAX) is below half the smallest subnormal, so clamping |x| there changes no result.
+_X_MAX = {_F32: 110.0, _F64: 750.0}
+# Taylor coefficients 1/(j+3)! of (exp(r) - 1 - r - r**2/2) / r**3 on |r| <= ln(2)/2, truncated
+# below 2**-32 (float32) and 2**-63 (float64) relative to exp(r).
+_EXPM1_TERMS = {_F32: 7, _F64: 13}
+# Terms 1/(2j+3) of (atanh(f) - f) / f**3 for |f| <= 1/5, truncated as above.
+_ATANH_TERMS = {_F32: 6, _F64: 12}
 
 
 def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
@@ -59,36 +66,51 @@ def _horner(x: jax.Array, coefficients: list[float]) -> jax.Array:
 
 
 def _exp_neg_abs(x: jax.Array) -> tuple[dw.Pair, jax.Array]:
-    """``exp(-|x|) = (hi + lo) * 2**-k`` with ``hi + lo`` in ``[0.7, 1.42]``; returns the pair and ``k``."""
+    """``exp(-|x|) = (hi + lo) * 2**-k``, ``hi + lo`` in ``[0.7, 1.42]``: the pair and k."""
     dtype = x.dtype
     a = jnp.minimum(jnp.abs(x), _X_MAX[dtype])
     k = jnp.round(dw.mul(a, 1 / math.log(2)))
-    # r = a - k ln2 as an exact double word; -r is the argument of exp.
+    # r = a - k ln2 as an exact double word; exp(-r) = exp(v) exp(-r_lo) with v = -r_hi.
     r = dw.two_sum(a - k * _LN2_HI[dtype], dw.mul(-k, _LN2_LO[dtype]))
     v = -r[0]
-    coefficients = [1 / math.factorial(j + 2) for j in range(_EXPM1_TERMS[dtype])]
-    tail = dw.mul(dw.mul(v, v), _horner(v, coefficients))
+    coefficients = [1 / math.factorial(j + 3) for j in range(_EXPM1_TERMS[dtype])]
+    cubic_tail = dw.mul(dw.mul(v, v), dw.mul(v, _horner(v, coefficients)))
+    square_hi, square_lo = dw.two_product(v, v)  # v**2 / 2 exactly: halving is exact
     hi, lo = dw.two_sum(dw.constant(1.0, v), v)
-    # exp(v - r_lo) ~= (1 + v + tail) * (1 - r_lo)
-    lo = lo + (tail - dw.mul(r[1], 1 + v + tail))
+    hi, lo2 = dw.two_sum(hi, 0.5 * square_hi)
+    expm1_v = v + 0.5 * square_hi + cubic_tail
+    lo = lo + lo2 + (0.5 * square_lo + cubic_tail - dw.mul(r[1], 1 + expm1_v))
     return dw.fast_two_sum(hi, lo), k
 
 
 def _log1p_exp_neg_abs(x: jax.Array) -> tuple[dw.Pair, jax.Array]:
     """``log1p(exp(-|x|)) = (hi + lo) * 2**-k``.
 
-    With ``t = exp(-|x|)``, ``log1p(t) = 2 atanh(f)``, ``f = t / (2 + t)`` in ``(0, 1/3]``.
+    With ``t = exp(-|x|)``: ``log1p(t) = 2 atanh(f)``, ``f = t / (2 + t)`` for ``t < 1/2``, and
+    ``log1p(t) = ln 2 + 2 atanh(f)``, ``f = (t - 1) / (t + 3)`` (k = 0) otherwise; ``|f| <= 1/5``.
     """
+    dtype = x.dtype
     e, k = _exp_neg_abs(x)
-    t_hi = dw.scale(e[0], k)
-    two_plus_t = dw.two_sum(dw.constant(2.0, t_hi), t_hi)
-    den = dw.fast_two_sum(two_plus_t[0], two_plus_t[1] + dw.scale(e[1], k))
-    g = dw.divide(e, den)  # f = g * 2**-k
-    f = dw.scale(g[0], k)
-    coefficients = [1 / (2 * j + 3) for j in range(_ATANH_TERMS[x.dtype])]
+    t_hi, t_lo = dw.scale(e[0], k), dw.scale(e[1], k)
+    near_one = t_hi >= 0.5
+    t_minus_one = dw.two_sum(t_hi, dw.constant(-1.0, t_hi))
+    num = (
+        jnp.where(near_one, t_minus_one[0], e[0]),
+        jnp.where(near_one, t_minus_one[1] + t_lo, e[1]),
+    )
+    shift = jnp.where(near_one, 0.0, k)
+    den_hi, den_lo = dw.two_sum(dw.constant(2.0, t_hi) + jnp.where(near_one, 1.0, 0.0), t_hi)
+    den = dw.fast_two_sum(den_hi, den_lo + t_lo)
+    g = dw.divide(num, den)  # f = g * 2**-shift
+    f = dw.scale(g[0], shift)
     f2 = dw.mul(f, f)
+    coefficients = [1 / (2 * j + 3) for j in range(_ATANH_TERMS[dtype])]
     tail = dw.mul(dw.mul(g[0], f2), _horner(f2, coefficients))
-    return dw.fast_two_sum(2 * g[0], 2 * (g[1] + tail)), k
+    atanh_hi, atanh_lo = dw.fast_two_sum(2 * g[0], 2 * (g[1] + tail))
+    ln2_hi, ln2_lo = _LN2_PAIR[dtype]
+    s_hi, s_lo = dw.two_sum(jnp.where(near_one, ln2_hi, 0.0), atanh_hi)
+    s_lo = s_lo + (jnp.where(near_one, ln2_lo, 0.0) + atanh_lo)
+    return dw.fast_two_sum(s_hi, s_lo), shift
 
 
 def _sigmoid_pair(x: jax.Array) -> dw.Pair:
@@ -104,8 +126,8 @@ def _sigmoid_pair(x: jax.Array) -> dw.Pair:
 
 
 def _log_sigmoid_pair(x: jax.Array) -> dw.Pair:
-    (l_hi, l_lo), k = _log1p_exp_neg_abs(x)
-    l_hi, l_lo = dw.scale(l_hi, k), dw.scale(l_lo, k)
+    (l_hi, l_lo), shift = _log1p_exp_neg_abs(x)
+    l_hi, l_lo = dw.scale(l_hi, shift), dw.scale(l_lo, shift)
     s_hi, s_lo = dw.two_sum(jnp.minimum(x, 0.0), -l_hi)
     # TwoSum of an infinity leaves NaN in the error word; the infinite sum is exact.
     s_lo = jnp.where(jnp.isfinite(s_hi), s_lo - l_lo, 0.0)

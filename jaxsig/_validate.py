@@ -23,12 +23,13 @@ def _host(x) -> np.ndarray:
 
 
 def _count_nonfinite(x) -> tuple[int, tuple[int, ...] | None]:
-    """Number of NaN or infinite entries and the index of the first, without copying a device array."""
+    """Count of NaN or infinite entries and the first one's index; device arrays stay put."""
     if isinstance(x, jax.Array):
         bad = ~jnp.isfinite(x)
         count = int(jnp.sum(bad))
-        first = tuple(int(i) for i in jnp.unravel_index(jnp.argmax(bad), x.shape)) if count else None
-        return count, first
+        if not count:
+            return 0, None
+        return count, tuple(int(i) for i in jnp.unravel_index(jnp.argmax(bad), x.shape))
     bad = ~np.isfinite(_host(x))
     count = int(bad.sum())
     first = tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape)) if count else None
@@ -126,7 +127,9 @@ def check_params(params: Params, X: jax.Array, y: jax.Array | None = None) -> No
         raise ValueError(f"params.w has shape {w} but y has shape {y.shape}: outputs must agree")
     expected_b = () if len(w) == 1 else (w[1],)
     if jnp.shape(params.b) != expected_b:
-        raise ValueError(f"params.b must have shape {expected_b} for w {w}, got {jnp.shape(params.b)}")
+        raise ValueError(
+            f"params.b must have shape {expected_b} for w {w}, got {jnp.shape(params.b)}"
+        )
 
 
 def check_hyperparameter(name: str, value: ArrayLike, *, positive: bool = False) -> None:

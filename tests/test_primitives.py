@@ -1,0 +1,185 @@
+"""sigmoid, log_sigmoid, softplus, logit: accuracy against mpmath, monotonicity, specials, derivatives."""
+
+import functools
+
+import hypothesis.extra.numpy as hnp
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import pytest
+from conftest import ALL_DTYPES, FULL_DTYPES, HALF_DTYPES, dtype_param, eps
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+
+import jaxsig
+from jaxsig import testing
+
+FUNCTIONS = {"sigmoid": jaxsig.sigmoid, "log_sigmoid": jaxsig.log_sigmoid}
+# Reference values are within 2**-100 of exact: a correctly rounded result is <= 0.5 ulp + that.
+CORRECTLY_ROUNDED = 0.5 + 1e-9
+
+
+def points(dtype) -> np.ndarray:
+    """Every finite value for half precisions, the >= 100,000-point grid otherwise."""
+    if np.dtype(dtype).itemsize == 2:
+        return testing.every_finite(dtype)
+    return testing.grid(np.dtype(dtype))
+
+
+@functools.cache
+def exact(name: str, dtype) -> tuple[np.ndarray, np.ndarray]:
+    return testing.reference(name, points(dtype).astype(np.float64))
+
+
+def evaluate(fn, dtype) -> np.ndarray:
+    return np.asarray(fn(jnp.asarray(points(dtype)))).astype(np.float64)
+
+
+@dtype_param(HALF_DTYPES)
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_half_precision_is_correctly_rounded_everywhere(name, dtype):
+    values = evaluate(FUNCTIONS[name], dtype)
+    errors = testing.ulp_error(values, exact(name, dtype), dtype)
+    assert np.nanmax(errors) <= CORRECTLY_ROUNDED
+    assert testing.check_subnormal_range(values, exact(name, dtype), dtype).size == 0
+
+
+@dtype_param(FULL_DTYPES)
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_full_precision_ulp_bounds(name, dtype):
+    assert points(dtype).size >= 100_000
+    values = evaluate(FUNCTIONS[name], dtype)
+    errors = testing.ulp_error(values, exact(name, dtype), dtype)
+    assert np.nanmax(errors) <= 1.5
+    assert np.nanpercentile(errors, 99.9) <= 1.0
+    assert testing.check_subnormal_range(values, exact(name, dtype), dtype).size == 0
+
+
+@dtype_param(ALL_DTYPES)
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_monotone(name, dtype):
+    values = evaluate(FUNCTIONS[name], dtype)  # points are sorted
+    assert np.all(np.diff(values) >= 0)
+
+
+@dtype_param(ALL_DTYPES)
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_same_bits_with_and_without_jit(name, dtype):
+    fn = FUNCTIONS[name]
+    x = jnp.asarray(points(dtype))
+    compiled = np.asarray(jax.jit(fn)(x))
+    with jax.disable_jit():
+        eager = np.asarray(fn(x))
+    mapped = np.asarray(jax.jit(jax.vmap(fn))(x))
+    assert compiled.tobytes() == eager.tobytes()
+    assert compiled.tobytes() == mapped.tobytes()
+
+
+@dtype_param(ALL_DTYPES)
+def test_special_values(dtype):
+    x = jnp.asarray(np.array([-np.inf, np.inf, np.nan, 0.0], dtype=dtype))
+    s = np.asarray(jaxsig.sigmoid(x)).astype(np.float64)
+    ls = np.asarray(jaxsig.log_sigmoid(x)).astype(np.float64)
+    np.testing.assert_array_equal(s[[0, 1, 3]], [0.0, 1.0, 0.5])
+    np.testing.assert_array_equal(ls[[0, 1]], [-np.inf, 0.0])
+    assert np.isnan(s[2]) and np.isnan(ls[2])
+    assert jaxsig.sigmoid(x).dtype == x.dtype and jaxsig.log_sigmoid(x).dtype == x.dtype
+
+
+@dtype_param(FULL_DTYPES)
+def test_complement_is_accurate_where_one_minus_sigmoid_fails(dtype):
+    x = np.linspace(12.1, 30.0, 2001).astype(dtype)
+    complement = np.asarray(jaxsig.sigmoid(-jnp.asarray(x)))
+    reference = testing.reference("sigmoid", -x.astype(np.float64))
+    assert np.nanmax(testing.ulp_error(complement, reference, dtype)) <= 1.5
+    if dtype == np.float32:  # the subtraction loses hundreds of ulps, then everything
+        naive = 1 - np.asarray(jaxsig.sigmoid(jnp.asarray(x)))
+        assert np.all(testing.ulp_error(naive, reference, dtype) > 100)
+        assert np.all(naive[x > 17.4] == 0)  # sigmoid(x) has rounded to 1
+
+
+@dtype_param(ALL_DTYPES)
+def test_derivatives_are_accurate_in_both_tails(dtype):
+    x = jnp.asarray(points(dtype))
+    d_sigmoid = np.asarray(jax.vmap(jax.grad(jaxsig.sigmoid))(x))
+    d_log_sigmoid = np.asarray(jax.vmap(jax.grad(jaxsig.log_sigmoid))(x))
+    ref_sigmoid = testing.reference("sigmoid_derivative", np.asarray(x, np.float64))
+    ref_log_sigmoid = testing.reference("sigmoid", -np.asarray(x, np.float64))
+    assert np.nanmax(testing.ulp_error(d_sigmoid, ref_sigmoid, dtype)) <= 4
+    assert np.nanmax(testing.ulp_error(d_log_sigmoid, ref_log_sigmoid, dtype)) <= 4
+
+
+@dtype_param(ALL_DTYPES)
+def test_derivatives_finite_at_infinities_and_extremes(dtype):
+    big = float(ml_dtypes.finfo(np.dtype(dtype)).max)
+    huge = min(1e9, big)
+    x = jnp.asarray(np.array([-np.inf, -big, -huge, huge, big, np.inf]).astype(dtype))
+    for fn in (jaxsig.sigmoid, jaxsig.log_sigmoid, jaxsig.softplus):
+        first = jax.vmap(jax.grad(fn))(x)
+        second = jax.vmap(jax.grad(jax.grad(fn)))(x)
+        assert np.all(np.isfinite(np.asarray(first, np.float64)))
+        assert np.all(np.isfinite(np.asarray(second, np.float64)))
+
+
+@dtype_param(ALL_DTYPES)
+@settings(max_examples=50, deadline=None)  # each new shape compiles
+@given(data=st.data())
+def test_no_nan_for_any_non_nan_input(dtype, data):
+    x = data.draw(
+        hnp.arrays(
+            np.float32 if dtype == ml_dtypes.bfloat16 else dtype,
+            hnp.array_shapes(max_dims=2, max_side=5),
+            elements=st.floats(allow_nan=False, width=16 if dtype == np.float16 else 32),
+        )
+    ).astype(dtype)
+    x = jnp.asarray(x)
+    s = np.asarray(jaxsig.sigmoid(x), np.float64)
+    ls = np.asarray(jaxsig.log_sigmoid(x), np.float64)
+    assert s.shape == x.shape and not np.isnan(s).any() and not np.isnan(ls).any()
+    assert np.all((s >= 0) & (s <= 1)) and np.all(ls <= 0)
+    complement = np.asarray(jaxsig.sigmoid(-x), np.float64)
+    np.testing.assert_allclose(s + complement, 1.0, atol=eps(dtype))
+    np.testing.assert_allclose(
+        np.asarray(jaxsig.softplus(x) - jaxsig.softplus(-x), np.float64),
+        np.asarray(x, np.float64),
+        rtol=eps(dtype),
+        atol=eps(dtype),
+    )
+
+
+@dtype_param(FULL_DTYPES)
+def test_logit_inverts_sigmoid(dtype):
+    p = np.linspace(0, 1, 4097).astype(dtype)[1:-1]
+    x = np.asarray(jaxsig.logit(jnp.asarray(p)), np.float64)
+    # logit(p) = -logit(1 - p) exactly; reference via mpmath: log(p) - log1p(-p).
+    import mpmath
+
+    with mpmath.workprec(120):
+        ref = np.array([float(mpmath.log(v) - mpmath.log1p(-v)) for v in p.astype(float)])
+    errors = testing.ulp_error(x, (ref, np.zeros_like(ref)), dtype)
+    assert np.nanmax(errors) <= 2.5
+    roundtrip = np.asarray(jaxsig.sigmoid(jaxsig.logit(jnp.asarray(p))), np.float64)
+    np.testing.assert_allclose(roundtrip, p, rtol=4 * eps(dtype))
+    ends = np.asarray(jaxsig.logit(jnp.asarray(np.array([0.0, 1.0], dtype))), np.float64)
+    np.testing.assert_array_equal(ends, [-np.inf, np.inf])
+
+
+@dtype_param(FULL_DTYPES)
+def test_check_grads(dtype):
+    x = jnp.asarray(np.array([-30.0, -3.0, -0.5, 0.0, 0.7, 4.0, 25.0], dtype))
+    p = jnp.asarray(np.array([0.2, 0.35, 0.5, 0.65, 0.8], dtype))
+    tol = 1e-2 if dtype == np.float32 else 1e-6
+    for fn, arg in [
+        (jaxsig.sigmoid, x),
+        (jaxsig.log_sigmoid, x),
+        (jaxsig.softplus, x),
+        (jaxsig.logit, p),
+    ]:
+        check_grads(fn, (arg,), order=2, modes=["fwd", "rev"], atol=tol, rtol=tol)
+
+
+def test_integer_input_becomes_default_float():
+    assert jaxsig.sigmoid(3).dtype == jnp.result_type(float)
+    assert jaxsig.log_sigmoid(np.arange(3)).dtype == jnp.result_type(float)
