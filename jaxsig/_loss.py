@@ -44,9 +44,10 @@ def _logistic_loss(z: jax.Array, y: jax.Array) -> jax.Array:
 def _logistic_loss_jvp(primals, tangents):
     z, y = primals
     z_dot, y_dot = tangents
-    # d/dz = sigmoid(z) - y; d/dy = -z (its tangent is 0 where y_dot is 0, even at z = +-inf).
-    y_term = jnp.where(y_dot == 0, 0.0, -z * y_dot)
-    return _logistic_loss(z, y), loss_gradient(z, y) * z_dot + y_term
+    # d/dz = sigmoid(z) - y; d/dy = -z, clipped to the largest finite value so that a zero label
+    # tangent stays zero at z = +-inf (a tangent rule must stay linear: no branching on y_dot).
+    big = jnp.finfo(z.dtype).max
+    return _logistic_loss(z, y), loss_gradient(z, y) * z_dot - jnp.clip(z, -big, big) * y_dot
 
 
 def logistic_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:

@@ -51,7 +51,8 @@ def _exact_sigmoid_derivative(mp, x):
 
 
 def _exact_loss_gradient(mp, z, y):
-    return _exact_sigmoid(mp, z) - y
+    # sigmoid(z) - y, written so that no working-precision cancellation occurs for z >> 0.
+    return _exact_sigmoid(mp, z) - y if z < 0 else (1 - y) - _exact_sigmoid(mp, -z)
 
 
 EXACT: dict[str, Callable] = {

@@ -10,6 +10,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from jaxsig import testing
+
 X64 = bool(jax.config.jax_enable_x64)
 
 HALF_DTYPES = [np.float16, ml_dtypes.bfloat16]
@@ -48,3 +50,14 @@ TUTORIAL_ATOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
 
 def as_jax(x, dtype):
     return jnp.asarray(np.asarray(x, dtype=np.dtype(dtype)))
+
+
+# Reference values are within 2**-100 of exact: a correctly rounded result is <= 0.5 ulp + that.
+CORRECTLY_ROUNDED = 0.5 + 1e-9
+
+
+def points(dtype) -> np.ndarray:
+    """Every finite value for half precisions, the >= 100,000-point grid otherwise."""
+    if np.dtype(dtype).itemsize == 2:
+        return testing.every_finite(dtype)
+    return testing.grid(np.dtype(dtype))

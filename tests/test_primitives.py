@@ -1,4 +1,4 @@
-"""sigmoid, log_sigmoid, softplus, logit: accuracy against mpmath, monotonicity, specials, derivatives."""
+"""sigmoid, log_sigmoid, softplus, logit: accuracy, monotonicity, special values, derivatives."""
 
 import functools
 
@@ -8,7 +8,15 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import ALL_DTYPES, FULL_DTYPES, HALF_DTYPES, dtype_param, eps
+from conftest import (
+    ALL_DTYPES,
+    CORRECTLY_ROUNDED,
+    FULL_DTYPES,
+    HALF_DTYPES,
+    dtype_param,
+    eps,
+    points,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.test_util import check_grads
@@ -17,15 +25,6 @@ import jaxsig
 from jaxsig import testing
 
 FUNCTIONS = {"sigmoid": jaxsig.sigmoid, "log_sigmoid": jaxsig.log_sigmoid}
-# Reference values are within 2**-100 of exact: a correctly rounded result is <= 0.5 ulp + that.
-CORRECTLY_ROUNDED = 0.5 + 1e-9
-
-
-def points(dtype) -> np.ndarray:
-    """Every finite value for half precisions, the >= 100,000-point grid otherwise."""
-    if np.dtype(dtype).itemsize == 2:
-        return testing.every_finite(dtype)
-    return testing.grid(np.dtype(dtype))
 
 
 @functools.cache
