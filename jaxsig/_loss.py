@@ -65,6 +65,7 @@ def logistic_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return _logistic_loss(z, jnp.asarray(labels).astype(z.dtype))
 
 
+@jax.jit
 def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     """``d loss / d z = sigmoid(z) - y``, as ``-sigmoid(-z)`` where ``y = 1`` (no cancellation).
 
@@ -77,6 +78,7 @@ def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return jnp.where(y == 1, -prim.sigmoid(-z), prim.sigmoid(z) - y)
 
 
+@jax.jit
 def objective(
     params: Params,
     X: ArrayLike,
