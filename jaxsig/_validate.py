@@ -25,11 +25,13 @@ def _host(x) -> np.ndarray:
 def _count_nonfinite(x) -> tuple[int, tuple[int, ...] | None]:
     """Count of NaN or infinite entries and the first one's index; device arrays stay put."""
     if isinstance(x, jax.Array):
-        bad = ~jnp.isfinite(x)
-        count = int(jnp.sum(bad))
-        if not count:
-            return 0, None
-        return count, tuple(int(i) for i in jnp.unravel_index(jnp.argmax(bad), x.shape))
+        # Eager even while a caller's jit is tracing: x itself is concrete here.
+        with jax.ensure_compile_time_eval():
+            bad = ~jnp.isfinite(x)
+            count = int(jnp.sum(bad))
+            if not count:
+                return 0, None
+            return count, tuple(int(i) for i in jnp.unravel_index(jnp.argmax(bad), x.shape))
     bad = ~np.isfinite(_host(x))
     count = int(bad.sum())
     first = tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape)) if count else None
