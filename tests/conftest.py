@@ -1,63 +1,8 @@
-"""Shared dtypes and the one tolerance table the tests draw from.
-
-The suite runs twice: as users have it (``jax_enable_x64`` off) and with ``JAX_ENABLE_X64=1``.
-float64 cases are skipped in the first run; everything else runs in both.
-"""
-
-import jax
-import jax.numpy as jnp
-import ml_dtypes
-import numpy as np
 import pytest
-
-from jaxsig import testing
-
-X64 = bool(jax.config.jax_enable_x64)
-
-HALF_DTYPES = [np.float16, ml_dtypes.bfloat16]
-FULL_DTYPES = [np.float32, np.float64]
-ALL_DTYPES = HALF_DTYPES + FULL_DTYPES
+import support
 
 
-def dtype_param(dtypes):
-    """Parametrize over dtypes; float64 is skipped unless x64 is enabled."""
-    marks = pytest.mark.skipif(not X64, reason="float64 needs JAX_ENABLE_X64=1")
-    return pytest.mark.parametrize(
-        "dtype",
-        [pytest.param(d, marks=marks) if d == np.float64 else d for d in dtypes],
-        ids=lambda d: np.dtype(d).name,
-    )
-
-
-def eps(dtype) -> float:
-    return float(ml_dtypes.finfo(np.dtype(dtype)).eps)
-
-
-# Closed form vs autodiff: both evaluate the same sums in a different order. Each entry is a
-# multiple of eps that bounds that reordering over the test problems' sizes (n <= 64 rows,
-# entries O(1)), relative to the largest derivative entry. Half precision is coarser because
-# the two paths round intermediate products to 8 or 11 bits at different points.
-DERIVATIVE_RTOL = {
-    np.dtype(np.float16): 16 * eps(np.float16),
-    np.dtype(ml_dtypes.bfloat16): 16 * eps(ml_dtypes.bfloat16),
-    np.dtype(np.float32): 64 * eps(np.float32),
-    np.dtype(np.float64): 64 * eps(np.float64),
-}
-
-# Agreement of a whole training run with the tutorial's float64 NumPy loop (issue 2).
-TUTORIAL_ATOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
-
-
-def as_jax(x, dtype):
-    return jnp.asarray(np.asarray(x, dtype=np.dtype(dtype)))
-
-
-# Reference values are within 2**-100 of exact: a correctly rounded result is <= 0.5 ulp + that.
-CORRECTLY_ROUNDED = 0.5 + 1e-9
-
-
-def points(dtype) -> np.ndarray:
-    """Every finite value for half precisions, the >= 100,000-point grid otherwise."""
-    if np.dtype(dtype).itemsize == 2:
-        return testing.every_finite(dtype)
-    return testing.grid(np.dtype(dtype))
+@pytest.fixture(scope="session", autouse=True)
+def _reference_cache(pytestconfig):
+    cache = getattr(pytestconfig, "cache", None)
+    support.REFERENCE_DIR = cache.mkdir("jaxsig-references") if cache is not None else None

@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import ALL_DTYPES, DERIVATIVE_RTOL, FULL_DTYPES, dtype_param
 from jax.test_util import check_grads
+from support import ALL_DTYPES, DERIVATIVE_RTOL, FULL_DTYPES, dtype_param
 
 import jaxsig
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import FULL_DTYPES, TUTORIAL_ATOL, dtype_param
+from support import FULL_DTYPES, TUTORIAL_ATOL, dtype_param
 
 import jaxsig
 from jaxsig import _fit

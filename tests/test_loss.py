@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import (
+import support
+from support import (
     ALL_DTYPES,
     CORRECTLY_ROUNDED,
     FULL_DTYPES,
@@ -27,8 +28,8 @@ def labelled(dtype, soft: bool):
     rng = np.random.default_rng(1)
     y = rng.uniform(0, 1, z.size) if soft else rng.integers(0, 2, z.size).astype(float)
     y = y.astype(dtype)
-    exact_loss = testing.reference("loss", z.astype(np.float64), y.astype(np.float64))
-    exact_grad = testing.reference("loss_gradient", z.astype(np.float64), y.astype(np.float64))
+    exact_loss = support.reference("loss", z.astype(np.float64), y.astype(np.float64))
+    exact_grad = support.reference("loss_gradient", z.astype(np.float64), y.astype(np.float64))
     return jnp.asarray(z), jnp.asarray(y), exact_loss, exact_grad
 
 

@@ -8,7 +8,11 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import (
+import support
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+from support import (
     ALL_DTYPES,
     CORRECTLY_ROUNDED,
     FULL_DTYPES,
@@ -17,9 +21,6 @@ from conftest import (
     eps,
     points,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from jax.test_util import check_grads
 
 import jaxsig
 from jaxsig import testing
@@ -29,7 +30,7 @@ FUNCTIONS = {"sigmoid": jaxsig.sigmoid, "log_sigmoid": jaxsig.log_sigmoid}
 
 @functools.cache
 def exact(name: str, dtype) -> tuple[np.ndarray, np.ndarray]:
-    return testing.reference(name, points(dtype).astype(np.float64))
+    return support.reference(name, points(dtype).astype(np.float64))
 
 
 def evaluate(fn, dtype) -> np.ndarray:
@@ -91,7 +92,7 @@ def test_special_values(dtype):
 def test_complement_is_accurate_where_one_minus_sigmoid_fails(dtype):
     x = np.linspace(12.1, 30.0, 2001).astype(dtype)
     complement = np.asarray(jaxsig.sigmoid(-jnp.asarray(x)))
-    reference = testing.reference("sigmoid", -x.astype(np.float64))
+    reference = support.reference("sigmoid", -x.astype(np.float64))
     assert np.nanmax(testing.ulp_error(complement, reference, dtype)) <= 1.5
     if dtype == np.float32:  # the subtraction loses hundreds of ulps, then everything
         naive = 1 - np.asarray(jaxsig.sigmoid(jnp.asarray(x)))
@@ -104,8 +105,8 @@ def test_derivatives_are_accurate_in_both_tails(dtype):
     x = jnp.asarray(points(dtype))
     d_sigmoid = np.asarray(jax.vmap(jax.grad(jaxsig.sigmoid))(x))
     d_log_sigmoid = np.asarray(jax.vmap(jax.grad(jaxsig.log_sigmoid))(x))
-    ref_sigmoid = testing.reference("sigmoid_derivative", np.asarray(x, np.float64))
-    ref_log_sigmoid = testing.reference("sigmoid", -np.asarray(x, np.float64))
+    ref_sigmoid = support.reference("sigmoid_derivative", np.asarray(x, np.float64))
+    ref_log_sigmoid = support.reference("sigmoid", -np.asarray(x, np.float64))
     assert np.nanmax(testing.ulp_error(d_sigmoid, ref_sigmoid, dtype)) <= 4
     assert np.nanmax(testing.ulp_error(d_log_sigmoid, ref_log_sigmoid, dtype)) <= 4
 
@@ -122,6 +123,16 @@ def test_derivatives_finite_at_infinities_and_extremes(dtype):
         assert np.all(np.isfinite(np.asarray(second, np.float64)))
 
 
+@jax.jit
+def _properties(x):
+    return (
+        jaxsig.sigmoid(x),
+        jaxsig.log_sigmoid(x),
+        jaxsig.sigmoid(-x),
+        jaxsig.softplus(x) - jaxsig.softplus(-x),
+    )
+
+
 @dtype_param(ALL_DTYPES)
 @settings(max_examples=50, deadline=None)  # each new shape compiles
 @given(data=st.data())
@@ -133,19 +144,11 @@ def test_no_nan_for_any_non_nan_input(dtype, data):
             elements=st.floats(allow_nan=False, width=16 if dtype == np.float16 else 32),
         )
     ).astype(dtype)
-    x = jnp.asarray(x)
-    s = np.asarray(jaxsig.sigmoid(x), np.float64)
-    ls = np.asarray(jaxsig.log_sigmoid(x), np.float64)
+    s, ls, complement, difference = (np.asarray(a, np.float64) for a in _properties(x))
     assert s.shape == x.shape and not np.isnan(s).any() and not np.isnan(ls).any()
     assert np.all((s >= 0) & (s <= 1)) and np.all(ls <= 0)
-    complement = np.asarray(jaxsig.sigmoid(-x), np.float64)
     np.testing.assert_allclose(s + complement, 1.0, atol=eps(dtype))
-    np.testing.assert_allclose(
-        np.asarray(jaxsig.softplus(x) - jaxsig.softplus(-x), np.float64),
-        np.asarray(x, np.float64),
-        rtol=eps(dtype),
-        atol=eps(dtype),
-    )
+    np.testing.assert_allclose(difference, x.astype(np.float64), rtol=eps(dtype), atol=eps(dtype))
 
 
 @dtype_param(FULL_DTYPES)
