@@ -100,7 +100,7 @@ def hessian(
     X = jnp.asarray(X)
     z = logits(params, X)
     u = _row_weights(X.shape[0], z.dtype, sample_weight)
-    curvature = prim._sigmoid_derivative(z)
+    curvature = prim.sigmoid_derivative(z)
     if z.ndim == 1:
         curvature = curvature[:, None]
     c = u[:, None] * curvature  # (n, k)

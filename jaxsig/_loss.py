@@ -14,7 +14,7 @@ from jaxsig._model import Params, logits
 def _loss_pair(z: jax.Array, y: jax.Array) -> dw.Pair:
     # softplus(z) - y z = softplus(-|z|) + |z| * (1 - y if z > 0 else y): two non-negative terms,
     # so nothing cancels, and softplus(-|z|) = log1p(exp(-|z|)) never overflows.
-    (l_hi, l_lo), shift = prim._log1p_exp_neg_abs(z)
+    (l_hi, l_lo), shift = prim.log1p_exp_neg_abs(z)
     l_hi, l_lo = dw.scale(l_hi, shift), dw.scale(l_lo, shift)
     a = jnp.abs(z)
     one_minus_y = dw.two_sum(dw.constant(1.0, y), -y)
@@ -35,7 +35,7 @@ def _loss_pair(z: jax.Array, y: jax.Array) -> dw.Pair:
 @jax.jit
 def _logistic_loss(z: jax.Array, y: jax.Array) -> jax.Array:
     z, y = jnp.broadcast_arrays(z, y)
-    wide = prim._compute_dtype(z.dtype)
+    wide = prim.compute_dtype(z.dtype)
     result = prim.round_pair(_loss_pair(z.astype(wide), y.astype(wide)), z.dtype)
     return jnp.where(jnp.isnan(z) | jnp.isnan(y), jnp.nan, result)
 
@@ -61,7 +61,7 @@ def logistic_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     >>> print(jaxsig.logistic_loss(0.0, 1.0), jaxsig.logistic_loss(-1000.0, 1.0))
     0.6931472 1000.0
     """
-    z = prim._float_input(logits)
+    z = prim.float_input(logits)
     return _logistic_loss(z, jnp.asarray(labels).astype(z.dtype))
 
 
@@ -73,7 +73,7 @@ def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     >>> print(jaxsig.loss_gradient(30.0, 1.0))
     -9.357623e-14
     """
-    z = prim._float_input(logits)
+    z = prim.float_input(logits)
     y = jnp.asarray(labels).astype(z.dtype)
     return jnp.where(y == 1, -prim.sigmoid(-z), prim.sigmoid(z) - y)
 

@@ -1,7 +1,8 @@
 """Sigmoid primitives, accurate to about half an ulp in every floating dtype.
 
-All four functions reduce to ``t = exp(-|x|)`` in ``(0, 1]`` and are evaluated in double-word
-arithmetic (``jaxsig._doubleword``) in float32, or float64 for float64 inputs:
+``sigmoid`` and ``log_sigmoid`` (and ``softplus`` through it) reduce to ``t = exp(-|x|)`` in
+``(0, 1]`` and are evaluated in double-word arithmetic (``jaxsig._doubleword``) in float32, or
+float64 for float64 inputs:
 
 .. math::
 
@@ -31,8 +32,6 @@ _F64 = jnp.dtype(jnp.float64)
 # every k the clamp below allows (float32: 16 significant bits; float64: fdlibm's constants).
 _LN2_HI = {_F32: 0.693145751953125, _F64: 6.93147180369123816490e-01}
 _LN2_LO = {_F32: 1.4286068203094172e-06, _F64: 1.90821492927058770002e-10}
-# exp(-X_MAX) is below half the smallest subnormal, so clamping |x| there changes no result.
-_X_MAX = {_F32: 110.0, _F64: 750.0}
 # ln 2 to twice the working precision, for log1p near t = 1.
 _LN2_PAIR = {
     _F32: (0.6931471824645996, -1.904654323148236e-09),
@@ -43,15 +42,16 @@ _X_MAX = {_F32: 110.0, _F64: 750.0}
 # Taylor coefficients 1/(j+3)! of (exp(r) - 1 - r - r**2/2) / r**3 on |r| <= ln(2)/2, truncated
 # below 2**-32 (float32) and 2**-63 (float64) relative to exp(r).
 _EXPM1_TERMS = {_F32: 7, _F64: 13}
-# Terms 1/(2j+3) of (atanh(f) - f) / f**3 for |f| <= 1/5, truncated as above.
+# Terms 1/(2j+3) of (atanh(f) - f) / f**3 for |f| <= 1/5, truncated below 2**-32 (float32)
+# and 2**-61 (float64) relative to atanh(f).
 _ATANH_TERMS = {_F32: 6, _F64: 12}
 
 
-def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
+def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
     return _F64 if dtype == _F64 else _F32
 
 
-def _float_input(x: ArrayLike) -> jax.Array:
+def float_input(x: ArrayLike) -> jax.Array:
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
@@ -83,7 +83,7 @@ def _exp_neg_abs(x: jax.Array) -> tuple[dw.Pair, jax.Array]:
     return dw.fast_two_sum(hi, lo), k
 
 
-def _log1p_exp_neg_abs(x: jax.Array) -> tuple[dw.Pair, jax.Array]:
+def log1p_exp_neg_abs(x: jax.Array) -> tuple[dw.Pair, jax.Array]:
     """``log1p(exp(-|x|)) = (hi + lo) * 2**-k``.
 
     With ``t = exp(-|x|)``: ``log1p(t) = 2 atanh(f)``, ``f = t / (2 + t)`` for ``t < 1/2``, and
@@ -126,7 +126,7 @@ def _sigmoid_pair(x: jax.Array) -> dw.Pair:
 
 
 def _log_sigmoid_pair(x: jax.Array) -> dw.Pair:
-    (l_hi, l_lo), shift = _log1p_exp_neg_abs(x)
+    (l_hi, l_lo), shift = log1p_exp_neg_abs(x)
     l_hi, l_lo = dw.scale(l_hi, shift), dw.scale(l_lo, shift)
     s_hi, s_lo = dw.two_sum(jnp.minimum(x, 0.0), -l_hi)
     # TwoSum of an infinity leaves NaN in the error word; the infinite sum is exact.
@@ -142,8 +142,8 @@ def round_pair(pair: dw.Pair, dtype: jnp.dtype) -> jax.Array:
 
 
 def _evaluate(pair_fn, x: ArrayLike) -> jax.Array:
-    x = _float_input(x)
-    wide = x.astype(_compute_dtype(x.dtype))
+    x = float_input(x)
+    wide = x.astype(compute_dtype(x.dtype))
     result = round_pair(pair_fn(wide), x.dtype)
     return jnp.where(jnp.isnan(x), x, result)
 
@@ -167,12 +167,12 @@ def sigmoid(x: ArrayLike) -> jax.Array:
 def _sigmoid_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     s = sigmoid(x)
-    return s, _sigmoid_derivative(x) * x_dot
+    return s, sigmoid_derivative(x) * x_dot
 
 
-def _sigmoid_derivative(x: ArrayLike) -> jax.Array:
-    x = _float_input(x)
-    wide = x.astype(_compute_dtype(x.dtype))
+def sigmoid_derivative(x: ArrayLike) -> jax.Array:
+    x = float_input(x)
+    wide = x.astype(compute_dtype(x.dtype))
     return dw.mul(sigmoid(wide), sigmoid(-wide)).astype(x.dtype)
 
 
@@ -203,7 +203,7 @@ def softplus(x: ArrayLike) -> jax.Array:
     >>> print(jaxsig.softplus(0.0), jaxsig.softplus(1000.0))
     0.6931472 1000.0
     """
-    return -log_sigmoid(-_float_input(x))
+    return -log_sigmoid(-float_input(x))
 
 
 @jax.custom_jvp
@@ -218,8 +218,8 @@ def logit(p: ArrayLike) -> jax.Array:
     >>> print(jaxsig.logit(0.5), jaxsig.logit(1.0))
     0.0 inf
     """
-    p = _float_input(p)
-    wide = p.astype(_compute_dtype(p.dtype))
+    p = float_input(p)
+    wide = p.astype(compute_dtype(p.dtype))
     lower = wide < 0.5
     q = jnp.where(lower, wide, 1 - wide)
     magnitude = jnp.log1p((1 - 2 * q) / q)
