@@ -5,6 +5,7 @@ from jaxsig._derivatives import check_gradients as check_gradients
 from jaxsig._derivatives import gradient as gradient
 from jaxsig._derivatives import hessian as hessian
 from jaxsig._derivatives import value_and_gradient as value_and_gradient
+from jaxsig._fit import ConvergenceWarning as ConvergenceWarning
 from jaxsig._fit import FitResult as FitResult
 from jaxsig._fit import fit as fit
 from jaxsig._loss import logistic_loss as logistic_loss
@@ -24,6 +25,7 @@ from jaxsig._primitives import softplus as softplus
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvergenceWarning",
     "FitResult",
     "GradientCheck",
     "Params",

@@ -1,159 +1,242 @@
-"""Training as one compiled ``lax.scan`` over epochs."""
+"""fit: validates at the Python boundary, picks a solver, runs it as one compiled loop."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import warnings
+from collections.abc import Mapping
 from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from jaxsig import _doubleword as dw
 from jaxsig import _validate as check
-from jaxsig._derivatives import value_and_gradient
-from jaxsig._loss import objective
 from jaxsig._model import Params, init
+from jaxsig._solvers import _driver
+from jaxsig._solvers._base import Problem, Solver
+from jaxsig._solvers.gd import gradient_descent
+from jaxsig._solvers.lbfgs import lbfgs
+from jaxsig._solvers.newton import newton
+from jaxsig._solvers.optimizer import Optimizer, optax_solver
+from jaxsig._solvers.proximal import fista
+from jaxsig._solvers.sgd import minibatch_sgd
 
-Optimizer = optax.GradientTransformation | Callable[[jax.Array], optax.GradientTransformation]
+SolverName = Literal["gd", "sgd", "lbfgs", "newton", "fista"]
 GradientMode = Literal["closed_form", "autodiff"]
 
 DEFAULT_LEARNING_RATE = 0.01
 
 
+class ConvergenceWarning(UserWarning):
+    """A tolerance was asked for and not reached within the allowed epochs."""
+
+
 class FitResult(NamedTuple):
-    """Fitted parameters; ``history[e]`` is the objective at the parameters entering epoch ``e``."""
+    """The outcome of `fit`.
+
+    Attributes:
+      params: fitted parameters.
+      history: objective at the parameters entering each epoch, (epochs,) or (epochs, k); NaN
+        after a tolerance stop.
+      iterations: epochs run, per output.
+      converged: whether the stopping measure met ``tol`` (with a fixed number of epochs and no
+        tol, whether it reached 0).
+      gradient_norm: the stopping measure at the end: the largest gradient entry, or for
+        ``fista`` the largest entry of the proximal gradient mapping.
+    """
 
     params: Params
     history: jax.Array
+    iterations: jax.Array
+    converged: jax.Array
+    gradient_norm: jax.Array
 
 
-def _compensated_step(params: Params, compensation: Params, step: Params) -> tuple[Params, Params]:
-    """``params + step`` with Kahan compensation: the rounding lost in each addition is carried.
-
-    Thousands of small steps on float32 weights otherwise drift by many ulps.
-    """
-    corrected = jax.tree.map(lambda s, c: s - c, step, compensation)
-    new_params = jax.tree.map(lambda p, s: p + s, params, corrected)
-    lost = jax.tree.map(lambda t, p, s: (t - p) - s, new_params, params, corrected)
-    return new_params, lost
-
-
-@functools.partial(jax.jit, static_argnames=("epochs", "optimizer", "gradient"))
-def _train(
-    params: Params,
-    X: jax.Array,
-    y: jax.Array,
-    sample_weight: jax.Array | None,
-    learning_rate: jax.Array,
-    l2: jax.Array,
-    *,
-    epochs: int,
+def _solver(
+    solver: str,
     optimizer: Optimizer | None,
     gradient: GradientMode,
-) -> FitResult:
-    def value_and_grad(p):
-        if gradient == "closed_form":
-            return value_and_gradient(p, X, y, l2=l2, sample_weight=sample_weight)
-        return jax.value_and_grad(objective)(p, X, y, l2=l2, sample_weight=sample_weight)
+    line_search: bool,
+    batch_size: int | None,
+) -> Solver:
+    closed_form = gradient == "closed_form"
+    if solver == "gd":
+        if optimizer is None:
+            return gradient_descent(closed_form, line_search)
+        return optax_solver(optimizer, closed_form)
+    if solver == "sgd":
+        return minibatch_sgd(optax.sgd if optimizer is None else optimizer, batch_size, closed_form)
+    return {"lbfgs": lbfgs, "newton": newton, "fista": fista}[solver]()
 
-    if optimizer is None:
 
-        def epoch(carry, _):
-            p, compensation = carry
-            value, grad = value_and_grad(p)
-            step = jax.tree.map(lambda g: dw.mul(-learning_rate, g), grad)
-            return _compensated_step(p, compensation, step), value
-
-        state = jax.tree.map(jnp.zeros_like, params)
-    else:
-        tx = (
-            optimizer
-            if isinstance(optimizer, optax.GradientTransformation)
-            else optimizer(learning_rate)
+def _check_options(
+    solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
+) -> None:
+    if solver not in ("gd", "sgd", "lbfgs", "newton", "fista"):
+        raise ValueError(f"solver must be gd, sgd, lbfgs, newton or fista, got {solver!r}")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if gradient not in ("closed_form", "autodiff"):
+        raise ValueError(f"gradient must be 'closed_form' or 'autodiff', got {gradient!r}")
+    if optimizer is not None and solver not in ("gd", "sgd"):
+        raise ValueError(f"optimizer applies to solver 'gd' or 'sgd', not {solver!r}")
+    if isinstance(optimizer, optax.GradientTransformation) and learning_rate is not None:
+        raise ValueError(
+            "learning_rate is set by the optax transformation; pass an optimizer factory "
+            "(e.g. optax.adam) to give it here"
         )
+    transformation = isinstance(optimizer, optax.GradientTransformation)
+    if optimizer is not None and not (callable(optimizer) or transformation):
+        raise ValueError(f"optimizer must be an optax transformation or factory: {optimizer!r}")
+    if learning_rate is not None and solver in ("lbfgs", "newton", "fista"):
+        raise ValueError(f"solver {solver!r} chooses its own step; do not pass learning_rate")
+    if l1 is not None and solver != "fista":
+        raise ValueError("an l1 penalty needs solver='fista' (the others are smooth solvers)")
+    if line_search and (solver != "gd" or optimizer is not None):
+        raise ValueError("line_search applies to solver='gd' without an optimizer")
+    if solver == "sgd":
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"solver='sgd' needs a positive int batch_size, got {batch_size!r}")
+        if tol is not None:
+            raise ValueError("solver='sgd' runs a fixed number of epochs: tol must be None")
+    elif batch_size is not None:
+        raise ValueError("batch_size applies to solver='sgd' only")
 
-        def epoch(carry, _):
-            p, opt_state = carry
-            value, grad = value_and_grad(p)
-            updates, opt_state = tx.update(grad, opt_state, p)
-            return (optax.apply_updates(p, updates), opt_state), value
 
-        state = tx.init(params)
-
-    (params, _), history = jax.lax.scan(epoch, (params, state), length=epochs)
-    return FitResult(params, history)
+def _class_weights(class_weight, y: jax.Array) -> np.ndarray | None:
+    """Per-row weights from ``"balanced"`` (n / (2 n_c), as scikit-learn) or ``{0: a, 1: b}``."""
+    if class_weight is None:
+        return None
+    labels = np.asarray(y)
+    if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
+        raise ValueError("class_weight needs one column of hard labels 0 and 1")
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be 'balanced' or a mapping, got {class_weight!r}")
+        counts = np.bincount(labels.astype(int), minlength=2)
+        per_class = labels.size / (2 * counts)
+    elif isinstance(class_weight, Mapping):
+        if set(class_weight) - {0, 1} or any(v < 0 for v in class_weight.values()):
+            raise ValueError(f"class_weight keys must be 0 and 1, weights >= 0: {class_weight}")
+        per_class = np.array([class_weight.get(0, 1.0), class_weight.get(1, 1.0)], float)
+    else:
+        raise ValueError(f"class_weight must be 'balanced' or a mapping, got {class_weight!r}")
+    return per_class[labels.astype(int)]
 
 
 def fit(
     X: ArrayLike,
     y: ArrayLike,
     *,
+    solver: SolverName = "gd",
     epochs: int = 1000,
+    tol: ArrayLike | None = None,
     learning_rate: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
+    l1: ArrayLike | None = None,
     sample_weight: ArrayLike | None = None,
+    class_weight: str | Mapping[int, float] | None = None,
+    fit_intercept: bool = True,
     optimizer: Optimizer | None = None,
     gradient: GradientMode = "closed_form",
+    line_search: bool = False,
+    batch_size: int | None = None,
+    key: jax.Array | None = None,
     params: Params | None = None,
 ) -> FitResult:
-    """Trains a logistic model by full-batch gradient steps, compiled as one ``lax.scan``.
+    """Fits a logistic model, compiled as one loop over epochs.
+
+    Minimises ``sum_i u_i loss(x_i w + b, y_i) + l1 |w|_1 + (l2 / 2) |w|^2`` with
+    ``u = v / sum(v)`` (v: sample weights times class weights, or ones); the intercept is never
+    penalised. A 2-D ``y`` of shape (n, k) fits k independent columns.
 
     Args:
       X: features, (n, d); integer or boolean input is converted to floats.
-      y: labels in ``[0, 1]``, (n,) or (n, k) for k independent outputs.
-      epochs: number of full-batch steps (static: a new value compiles anew).
-      learning_rate: step size, traced (default 0.01, as in the tutorial). With ``optimizer`` a
-        ready ``optax.GradientTransformation`` it must be None: the transformation owns it.
-      l2: strength of ``(l2 / 2) ||w||^2``, traced.
-      sample_weight: non-negative row weights, (n,).
-      optimizer: None for the tutorial's step ``w -= learning_rate * grad``; an
-        ``optax.GradientTransformation``; or a factory such as ``optax.adam`` that is called with
-        the traced learning rate, so sweeping the rate never recompiles.
-      gradient: ``"closed_form"`` (`jaxsig.gradient`) or ``"autodiff"`` (``jax.grad``).
+      y: labels in ``[0, 1]``, (n,) or (n, k).
+      solver: ``"gd"`` (the tutorial's gradient step, a line search, or any optax optimizer),
+        ``"sgd"`` (shuffled mini-batches), ``"lbfgs"`` (optax.lbfgs with a zoom line search),
+        ``"newton"`` (closed-form Hessian, Cholesky, line search) or ``"fista"`` (proximal, for
+        ``l1``). Static: each solver compiles once.
+      epochs: the number of epochs, or with ``tol`` the most allowed (static).
+      tol: stop once the largest gradient entry (``fista``: of the proximal gradient mapping)
+        is at most ``tol``, in a ``lax.while_loop``; None runs every epoch in a ``lax.scan``.
+      learning_rate: step size for ``gd`` and ``sgd`` (default 0.01, the tutorial's), the first
+        trial step with ``line_search``; traced. With a ready optax transformation it must be
+        None. The other solvers choose their own steps.
+      l2, l1: penalty strengths, traced; ``l1`` needs ``solver="fista"``.
+      sample_weight: non-negative row weights, (n,), traced.
+      class_weight: ``"balanced"`` (``n / (2 n_c)``, as scikit-learn) or ``{0: a, 1: b}``.
+      fit_intercept: False pins ``b`` at 0 (traced: no recompilation).
+      optimizer: for ``gd`` or ``sgd``: an ``optax.GradientTransformation``, or a factory such
+        as ``optax.adam`` called with the traced learning rate.
+      gradient: ``"closed_form"`` or ``"autodiff"`` (``jax.grad``), for ``gd`` and ``sgd``.
+      line_search: for ``gd`` without optimizer: Armijo backtracking.
+      batch_size: rows per mini-batch for ``sgd`` (static); a last partial batch is padded.
+      key: PRNG key for ``sgd``'s shuffles (default ``jax.random.key(0)``).
       params: starting point; zeros by default.
 
     Returns:
-      `FitResult` with the final parameters and the objective before each epoch.
+      `FitResult`.
 
     Raises:
       ValueError: before compiling, for inputs of the wrong shape, NaN or inf, labels outside
-        ``[0, 1]``, a single class, empty data, negative weights or bad hyperparameters.
+        ``[0, 1]``, a single class, empty data, negative weights, bad hyperparameters or
+        options that do not fit the solver.
 
-    Concrete inputs are validated; inside ``jit`` or ``vmap`` only shapes can be.
+    Warns:
+      ConvergenceWarning: ``tol`` was given and some output did not reach it.
+
+    Concrete inputs are validated; inside ``jit`` or ``vmap`` only shapes can be, and a missed
+    tolerance shows only in ``converged``.
     """
+    _check_options(
+        solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
+    )
     X = check.as_features(X)
     y = check.as_labels(y, X)
-    sample_weight = check.as_sample_weight(sample_weight, X)
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if gradient not in ("closed_form", "autodiff"):
-        raise ValueError(f"gradient must be 'closed_form' or 'autodiff', got {gradient!r}")
-    if isinstance(optimizer, optax.GradientTransformation):
-        if learning_rate is not None:
-            raise ValueError(
-                "learning_rate is set by the optax transformation; pass an optimizer factory "
-                "(e.g. optax.adam) to give it here"
-            )
-    elif optimizer is not None and not callable(optimizer):
-        raise ValueError(f"optimizer must be an optax transformation or factory, got {optimizer!r}")
+    v = check.as_sample_weight(sample_weight, X)
+    by_class = _class_weights(class_weight, y)
+    if by_class is not None:
+        v = jnp.asarray(by_class, X.dtype) if v is None else v * by_class
     learning_rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
     check.check_hyperparameter("learning_rate", learning_rate, positive=True)
     check.check_hyperparameter("l2", l2)
+    l1 = 0.0 if l1 is None else l1
+    check.check_hyperparameter("l1", l1)
+    if tol is not None:
+        check.check_hyperparameter("tol", tol)
     if params is None:
         params = init(X.shape[1], None if y.ndim == 1 else y.shape[1], dtype=X.dtype)
     check.check_params(params, X, y)
     params = jax.tree.map(lambda a: jnp.asarray(a, X.dtype), params)
-    return _train(
-        params,
+
+    ones = jnp.ones((X.shape[0],), X.dtype)
+    u = (ones if v is None else v) / (X.shape[0] if v is None else jnp.sum(v))
+    problem = Problem(
         X,
         y,
-        sample_weight,
-        jnp.asarray(learning_rate, X.dtype),
-        jnp.asarray(l2, X.dtype),
-        epochs=epochs,
-        optimizer=optimizer,
-        gradient=gradient,
+        u,
+        *(jnp.asarray(h, X.dtype) for h in (learning_rate, l1, l2, float(fit_intercept))),
+        jax.random.key(0) if key is None else key,
     )
+    run = _driver.run(
+        _solver(solver, optimizer, gradient, line_search, batch_size),
+        problem,
+        params,
+        jnp.asarray(0.0 if tol is None else tol, X.dtype),
+        epochs=epochs,
+        until_tolerance=tol is not None,
+    )
+    if tol is not None and not isinstance(run.converged, jax.core.Tracer):
+        missed = int(np.sum(~np.asarray(run.converged)))
+        if missed:
+            warnings.warn(
+                f"{solver} did not reach tol={float(tol):g} in {epochs} epochs for {missed} "
+                f"output(s); largest gradient entry {float(jnp.max(run.residual)):.3g}. "
+                "Raise epochs, loosen tol, or add l2.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+    return FitResult(run.params, run.history, run.iterations, run.converged, run.residual)

@@ -8,7 +8,7 @@ import pytest
 from support import FULL_DTYPES, TUTORIAL_ATOL, dtype_param
 
 import jaxsig
-from jaxsig import _fit
+from jaxsig._solvers import _driver
 
 SPAM_X = np.array([[0.2, 0.8], [0.5, 0.4], [0.9, 0.1], [0.4, 0.6]])
 SPAM_Y = np.array([0, 0, 1, 0])
@@ -99,12 +99,12 @@ def test_new_learning_rate_and_l2_do_not_recompile():
     X = np.random.default_rng(0).normal(size=(30, 2))
     y = (X[:, 0] > 0).astype(float)
     jaxsig.fit(X, y, epochs=17, learning_rate=0.1, l2=0.0)
-    traces = _fit._train._cache_size()
+    traces = _driver.run._cache_size()
     jaxsig.fit(X, y, epochs=17, learning_rate=0.2, l2=0.5)
     jaxsig.fit(X, y, epochs=17, learning_rate=0.3, l2=0.01, optimizer=optax.adam)
-    traces_with_adam = _fit._train._cache_size()
+    traces_with_adam = _driver.run._cache_size()
     jaxsig.fit(X, y, epochs=17, learning_rate=0.4, l2=0.02, optimizer=optax.adam)
-    assert _fit._train._cache_size() == traces_with_adam == traces + 1
+    assert _driver.run._cache_size() == traces_with_adam == traces + 1
 
 
 def test_vmap_over_learning_rate_is_one_call_and_equals_a_loop():

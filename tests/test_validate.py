@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import jaxsig
-from jaxsig import _fit
+from jaxsig._solvers import _driver
 
 X = np.array([[0.2, 0.8], [0.5, 0.4], [0.9, 0.1], [0.4, 0.6]])
 Y = np.array([0, 0, 1, 0])
@@ -62,10 +62,10 @@ BAD_FITS = [
 @pytest.mark.parametrize(("overrides", "message"), BAD_FITS)
 def test_fit_rejects_bad_input_before_compiling(overrides, message):
     arguments = dict(X=X, y=Y) | overrides
-    before = _fit._train._cache_size()
+    before = _driver.run._cache_size()
     with pytest.raises(ValueError, match=message):
         jaxsig.fit(arguments.pop("X"), arguments.pop("y"), **arguments)
-    assert _fit._train._cache_size() == before
+    assert _driver.run._cache_size() == before
 
 
 def test_predict_checks_features_and_values():

@@ -1,0 +1,61 @@
+"""Gradient descent: the tutorial's fixed step, or a backtracking (Armijo) line search."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from jaxsig import _doubleword as dw
+from jaxsig._solvers._base import (
+    Problem,
+    Solver,
+    largest,
+    smooth_value,
+    smooth_value_and_grad,
+)
+
+_MAX_HALVINGS = 40
+
+
+def _kahan_add(params, compensation, step):
+    """``params + step`` carrying the rounding lost in each addition (Kahan): thousands of small
+    float32 steps otherwise drift by many ulps."""
+    corrected = jax.tree.map(lambda s, c: s - c, step, compensation)
+    new = jax.tree.map(lambda p, s: p + s, params, corrected)
+    lost = jax.tree.map(lambda t, p, s: (t - p) - s, new, params, corrected)
+    return new, lost
+
+
+@functools.cache
+def gradient_descent(closed_form: bool = True, line_search: bool = False) -> Solver:
+    """``w <- w - t grad``; ``t`` is the learning rate, or found by halving from twice the last
+    accepted step until ``f(w - t g) <= f(w) - t |g|^2 / 2``."""
+
+    def init(problem: Problem, params):
+        compensation = jax.tree.map(jnp.zeros_like, params)
+        return compensation, jnp.asarray(problem.learning_rate, params.w.dtype)
+
+    def step(problem: Problem, params, state):
+        compensation, last_step = state
+        value, grad = smooth_value_and_grad(problem, params, closed_form)
+        squared = sum(jnp.sum(g * g) for g in jax.tree.leaves(grad))
+        if line_search:
+
+            def too_long(carry):
+                t, halvings = carry
+                trial = jax.tree.map(lambda p, g: p - t * g, params, grad)
+                bound = value - 0.5 * t * squared
+                return (smooth_value(problem, trial) > bound) & (halvings < _MAX_HALVINGS)
+
+            t, _ = jax.lax.while_loop(
+                too_long, lambda c: (0.5 * c[0], c[1] + 1), (2 * last_step, jnp.asarray(0))
+            )
+        else:
+            t = problem.learning_rate
+        moves = jax.tree.map(lambda g: dw.mul(-t, g), grad)
+        params, compensation = _kahan_add(params, compensation, moves)
+        return params, (compensation, t), value, largest(grad)
+
+    return Solver(init, step)

@@ -1,0 +1,52 @@
+"""FISTA (accelerated proximal gradient) for L1 and elastic-net penalties.
+
+The smooth part ``f`` (loss + (l2 / 2) |w|^2) has an ``L``-Lipschitz gradient with
+``L = lambda_max([X 1]^T diag(u) [X 1]) / 4 + l2``; the step is ``1 / L`` and the proximal map of
+``l1 |w|_1`` soft-thresholds ``w`` by ``l1 / L`` (the intercept is not penalised). Momentum is
+restarted whenever the objective rises (O'Donoghue and Candes, 2015).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from jaxsig._model import Params
+from jaxsig._solvers._base import Problem, Solver, l1_norm, largest, smooth_value_and_grad
+
+
+def lipschitz(problem: Problem) -> jax.Array:
+    augmented = jnp.concatenate([problem.X, jnp.ones_like(problem.X[:, :1])], axis=1)
+    gram = (augmented * problem.u[:, None]).T @ augmented
+    return jnp.linalg.eigvalsh(gram)[-1] / 4 + problem.l2
+
+
+def _prox(problem: Problem, params: Params, step: jax.Array) -> Params:
+    threshold = problem.l1 * step
+    w = jnp.sign(params.w) * jnp.maximum(jnp.abs(params.w) - threshold, 0.0)
+    return Params(w, params.b)
+
+
+@functools.cache
+def fista() -> Solver:
+    def init(problem: Problem, params):
+        one = jnp.ones((), params.w.dtype)
+        return params, one, 1 / lipschitz(problem), jnp.asarray(jnp.inf, params.w.dtype)
+
+    def step(problem: Problem, params, state):
+        extrapolated, momentum, step_size, last_value = state
+        value, _ = smooth_value_and_grad(problem, params)
+        value = value + l1_norm(problem, params)
+        _, grad = smooth_value_and_grad(problem, extrapolated)
+        moved = jax.tree.map(lambda p, g: p - step_size * g, extrapolated, grad)
+        new = _prox(problem, moved, step_size)
+        mapping = jax.tree.map(lambda y, n: (y - n) / step_size, extrapolated, new)
+        restart = value > last_value
+        next_momentum = jnp.where(restart, 1.0, (1 + jnp.sqrt(1 + 4 * momentum**2)) / 2)
+        beta = jnp.where(restart, 0.0, (momentum - 1) / next_momentum)
+        extrapolated = jax.tree.map(lambda n, p: n + beta * (n - p), new, params)
+        return new, (extrapolated, next_momentum, step_size, value), value, largest(mapping)
+
+    return Solver(init, step)

@@ -1,0 +1,51 @@
+"""Mini-batch stochastic gradients with any optax optimizer, one epoch per step.
+
+Each epoch draws a permutation from its own key and runs every batch inside the compiled loop.
+The last, partial batch is padded with rows of zero weight, so every batch has one shape.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxsig._solvers._base import Problem, Solver, largest, smooth_value_and_grad
+from jaxsig._solvers.optimizer import Optimizer, transformation
+
+
+@functools.cache
+def minibatch_sgd(optimizer: Optimizer, batch_size: int, closed_form: bool = True) -> Solver:
+    def init(problem: Problem, params):
+        return transformation(optimizer, problem).init(params), problem.key
+
+    def step(problem: Problem, params, state):
+        opt_state, key = state
+        key, epoch_key = jax.random.split(key)
+        n = problem.X.shape[0]
+        n_batches = -(-n // batch_size)
+        order = jax.random.permutation(epoch_key, n)
+        padded = jnp.concatenate([order, jnp.zeros(n_batches * batch_size - n, order.dtype)])
+        real = jnp.arange(n_batches * batch_size) < n
+        batches = padded.reshape(n_batches, batch_size), real.reshape(n_batches, batch_size)
+        tx = transformation(optimizer, problem)
+
+        def batch_step(carry, batch):
+            p, s = carry
+            rows, mask = batch
+            u = problem.u[rows] * mask
+            total = jnp.sum(u)
+            u = jnp.where(total > 0, u / jnp.where(total > 0, total, 1), 0.0)
+            sub = problem._replace(X=problem.X[rows], y=problem.y[rows], u=u)
+            value, grad = smooth_value_and_grad(sub, p, closed_form)
+            updates, s = tx.update(grad, s, p)
+            return (optax.apply_updates(p, updates), s), (value, largest(grad))
+
+        (params, opt_state), (values, residuals) = jax.lax.scan(
+            batch_step, (params, opt_state), batches
+        )
+        return params, (opt_state, key), jnp.mean(values), jnp.max(residuals)
+
+    return Solver(init, step)
