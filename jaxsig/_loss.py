@@ -75,7 +75,9 @@ def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     """
     z = prim.float_input(logits)
     y = jnp.asarray(labels).astype(z.dtype)
-    return jnp.where(y == 1, -prim.sigmoid(-z), prim.sigmoid(z) - y)
+    positive = y == 1
+    s = prim.sigmoid(jnp.where(positive, -z, z))  # one evaluation serves both branches
+    return jnp.where(positive, -s, s - y)
 
 
 @jax.jit

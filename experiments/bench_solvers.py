@@ -1,0 +1,192 @@
+"""Solver speed, measured side by side in one process: a table on stdout, JSON with --json.
+
+Every figure is a median of --repeats runs after a first call; compile time (first call minus a
+steady run) is reported apart. Sections:
+  epoch   one full-batch gradient (value_and_gradient) vs a jitted single read of X (X @ w)
+  optimum time to scikit-learn's optimum within 1e-6 relative objective (float64, C = 1)
+  small   breast cancer: newton steady state vs scikit-learn's newton-cholesky
+  toy     the tutorial's 1000 epochs vs its NumPy loop
+
+    python experiments/bench_solvers.py [--rows 1000000] [--optimum-rows 200000] [--json out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_breast_cancer  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import jaxsig  # noqa: E402
+from jaxsig import demo  # noqa: E402
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """(first call, median of steady calls) in seconds; results are blocked on."""
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return first, float(np.median(times))
+
+
+def synthetic(n: int, d: int, dtype, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    logits = X @ rng.normal(size=d).astype(dtype) / np.sqrt(d) + 0.2
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logits))).astype(dtype)
+    return X, y
+
+
+def epoch_case(rows: int, dtype, repeats: int) -> dict:
+    X, y = synthetic(rows, 100, dtype)
+    X, y = jnp.asarray(X), jnp.asarray(y)
+    params = jaxsig.init(100, dtype=dtype)
+    read = jax.jit(lambda X, w: X @ w)
+    grad = jax.jit(lambda p, X, y: jaxsig.value_and_gradient(p, X, y))
+    _, t_read = timed(lambda: read(X, params.w), repeats)
+    first, t_grad = timed(lambda: grad(params, X, y), repeats)
+    return dict(
+        section="epoch",
+        case=f"{rows}x100 {np.dtype(dtype).name}",
+        jaxsig_s=t_grad,
+        baseline="X @ w",
+        baseline_s=t_read,
+        ratio=t_grad / t_read,
+        compile_s=first - t_grad,
+    )
+
+
+def epoch_section(rows: int, repeats: int, rows_out: list) -> None:
+    for dtype in (np.float32, np.float64):
+        rows_out.append(epoch_case(rows, dtype, repeats))
+
+
+def sklearn_optimum(X, y, C, solver, threads):
+    with threadpool_limits(threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        model = LogisticRegression(C=C, solver=solver, tol=1e-8, max_iter=10_000).fit(X, y)
+        return time.perf_counter() - start, model
+
+
+def optimum_section(rows: int, repeats: int, rows_out: list) -> None:
+    X, y = synthetic(rows, 100, np.float64, seed=1)
+    C = 1.0
+    l2 = 1 / (C * rows)
+    baselines = {}
+    for solver in ("lbfgs", "newton-cholesky"):
+        for threads in (1, None):
+            seconds, model = sklearn_optimum(X, y, C, solver, threads)
+            baselines[(solver, threads)] = seconds
+    reference = jaxsig.Params(jnp.asarray(model.coef_[0]), jnp.asarray(model.intercept_[0]))
+    f_ref = float(jaxsig.objective(reference, X, y, l2=l2))
+    best = min(baselines.values())
+    best_name = min(baselines, key=baselines.get)
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+    for solver in ("newton", "lbfgs"):
+
+        def run(solver=solver):
+            return jaxsig.fit(Xj, yj, solver=solver, l2=l2, tol=1e-9, epochs=500).params
+
+        first, steady = timed(run, max(2, repeats // 2))
+        gap = (float(jaxsig.objective(run(), X, y, l2=l2)) - f_ref) / f_ref
+        rows_out.append(
+            dict(
+                section="optimum",
+                case=f"{rows}x100 float64 {solver} (gap {gap:.1e})",
+                jaxsig_s=steady,
+                baseline=f"sklearn {best_name[0]} threads={best_name[1] or 'default'}",
+                baseline_s=best,
+                ratio=steady / best,
+                compile_s=first - steady,
+                ratio_with_compile=first / best,
+            )
+        )
+
+
+def small_section(repeats: int, rows_out: list) -> None:
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    l2 = 1 / len(y)
+    times = [sklearn_optimum(X, y, 1.0, "newton-cholesky", None)[0] for _ in range(repeats)]
+    baseline = float(np.median(times))
+    first, steady = timed(
+        lambda: jaxsig.fit(X, y, solver="newton", l2=l2, tol=1e-8).params, repeats
+    )
+    rows_out.append(
+        dict(
+            section="small",
+            case="breast cancer float64 newton",
+            jaxsig_s=steady,
+            baseline="sklearn newton-cholesky",
+            baseline_s=baseline,
+            ratio=steady / baseline,
+            compile_s=first - steady,
+            ratio_with_compile=first / baseline,
+        )
+    )
+
+
+def toy_section(repeats: int, rows_out: list) -> None:
+    X, y = demo.SPAM_X, demo.SPAM_Y
+    numpy_times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        demo.tutorial_logistic_regression(X, y)
+        numpy_times.append(time.perf_counter() - start)
+    first, steady = timed(lambda: jaxsig.fit(X, y).params, repeats)
+    baseline = float(np.median(numpy_times))
+    rows_out.append(
+        dict(
+            section="toy",
+            case="tutorial spam, 1000 epochs float64",
+            jaxsig_s=steady,
+            baseline="tutorial NumPy loop",
+            baseline_s=baseline,
+            ratio=steady / baseline,
+            compile_s=first - steady,
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--optimum-rows", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    rows: list[dict] = []
+    epoch_section(args.rows, args.repeats, rows)
+    optimum_section(args.optimum_rows, args.repeats, rows)
+    small_section(args.repeats, rows)
+    toy_section(args.repeats, rows)
+    print("| section | case | jaxsig s | baseline | baseline s | ratio | compile s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['section']} | {r['case']} | {r['jaxsig_s']:.4g} | {r['baseline']} | "
+            f"{r['baseline_s']:.4g} | {r['ratio']:.3g} | {r['compile_s']:.3g} |"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
