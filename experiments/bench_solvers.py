@@ -6,6 +6,7 @@ steady run) is reported apart. Sections:
   optimum time to scikit-learn's optimum within 1e-6 relative objective (float64, C = 1)
   small   breast cancer: newton steady state vs scikit-learn's newton-cholesky
   toy     the tutorial's 1000 epochs vs its NumPy loop
+  memory  peak resident memory of a --rows x 100 float32 fit, in units of X's size (subprocess)
 
     python experiments/bench_solvers.py [--rows 1000000] [--optimum-rows 200000] [--json out]
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 import warnings
 
@@ -164,6 +167,39 @@ def toy_section(repeats: int, rows_out: list) -> None:
     )
 
 
+_MEMORY_PROBE = """
+import resource, sys, jax, jaxsig
+rows = int(sys.argv[1])
+X = jax.random.normal(jax.random.key(0), (rows, 100), 'float32')
+y = (X[:, 0] > 0).astype('float32')
+jax.block_until_ready((X, y))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+jax.block_until_ready(jaxsig.fit(X, y, epochs=5, learning_rate=0.1).params)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before, after)
+"""
+
+
+def memory_section(rows: int, rows_out: list) -> None:
+    """Peak RSS growth during ``fit`` over the bytes of X (ru_maxrss is in KiB on Linux)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, str(rows)], capture_output=True, text=True, check=True
+    )
+    before, after = (int(v) * 1024 for v in done.stdout.split())
+    x_bytes = rows * 100 * 4
+    rows_out.append(
+        dict(
+            section="memory",
+            case=f"{rows}x100 float32 gd fit: peak growth / size of X",
+            jaxsig_s=float("nan"),
+            baseline=f"X = {x_bytes / 2**20:.0f} MiB",
+            baseline_s=float("nan"),
+            ratio=(after - before) / x_bytes,
+            compile_s=float("nan"),
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -176,6 +212,7 @@ def main() -> None:
     optimum_section(args.optimum_rows, args.repeats, rows)
     small_section(args.repeats, rows)
     toy_section(args.repeats, rows)
+    memory_section(args.rows, rows)
     print("| section | case | jaxsig s | baseline | baseline s | ratio | compile s |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

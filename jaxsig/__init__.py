@@ -1,5 +1,6 @@
 """jaxsig: exact sigmoid primitives, closed-form derivatives and compiled logistic training."""
 
+from jaxsig import _compilation_cache
 from jaxsig._derivatives import GradientCheck as GradientCheck
 from jaxsig._derivatives import check_gradients as check_gradients
 from jaxsig._derivatives import gradient as gradient
@@ -23,6 +24,8 @@ from jaxsig._primitives import sigmoid as sigmoid
 from jaxsig._primitives import softplus as softplus
 
 __version__ = "0.1.0"
+
+_compilation_cache.enable()
 
 __all__ = [
     "ConvergenceWarning",
