@@ -22,16 +22,24 @@ def _host(x) -> np.ndarray:
     return np.asarray(x)
 
 
+@jax.jit
+def _has_nonfinite(x: jax.Array) -> jax.Array:
+    """``inf * 0`` and ``nan * 0`` are NaN: one float reduction, no mask the size of ``x``
+    (a counted boolean mask costs as much memory as ``x`` itself on XLA:CPU)."""
+    return jnp.isnan(jnp.sum(x * 0))
+
+
 def _count_nonfinite(x) -> tuple[int, tuple[int, ...] | None]:
-    """Count of NaN or infinite entries and the first one's index; device arrays stay put."""
+    """Count of NaN or infinite entries and the first one's index; a device array goes to the
+    host only when it holds one."""
     if isinstance(x, jax.Array):
-        # Eager even while a caller's jit is tracing: x itself is concrete here.
-        with jax.ensure_compile_time_eval():
-            bad = ~jnp.isfinite(x)
-            count = int(jnp.sum(bad))
-            if not count:
-                return 0, None
-            return count, tuple(int(i) for i in jnp.unravel_index(jnp.argmax(bad), x.shape))
+        flagged = _has_nonfinite(x)
+        if isinstance(flagged, jax.core.Tracer):  # x is concrete, but a caller's jit is tracing
+            with jax.ensure_compile_time_eval():
+                flagged = _has_nonfinite(x)
+        if not bool(flagged):
+            return 0, None
+        x = np.asarray(x)  # the error path: count on the host
     bad = ~np.isfinite(_host(x))
     count = int(bad.sum())
     first = tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape)) if count else None
