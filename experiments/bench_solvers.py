@@ -1,7 +1,7 @@
 """Solver speed, measured side by side in one process: a table on stdout, JSON with --json.
 
 Every figure is a median of --repeats runs after a first call; compile time (first call minus a
-steady run) is reported apart. Sections:
+steady run) is reported apart, with jaxsig's persistent compilation cache off. Sections:
   epoch   one full-batch gradient (value_and_gradient) vs a jitted single read of X (X @ w)
   optimum time to scikit-learn's optimum within 1e-6 relative objective (float64, C = 1)
   small   breast cancer: newton steady state vs scikit-learn's newton-cholesky
@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 import warnings
+
+# Measure real compilations: jaxsig's persistent cache would otherwise serve a rerun.
+os.environ["JAXSIG_COMPILATION_CACHE"] = "0"
 
 import jax
 
