@@ -43,8 +43,9 @@ class FitResult(NamedTuple):
       iterations: epochs run, per output.
       converged: whether the stopping measure met ``tol`` (with a fixed number of epochs and no
         tol, whether it reached 0).
-      gradient_norm: the stopping measure at the end: the largest gradient entry, or for
-        ``fista`` the largest entry of the proximal gradient mapping.
+      gradient_norm: the stopping measure at its last check: the largest gradient entry (for
+        ``fista``, of the proximal gradient mapping) at the parameters entering the final
+        epoch, which are the returned ones when ``tol`` was met.
     """
 
     params: Params
