@@ -11,16 +11,8 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxsig import _primitives as prim
-from jaxsig._loss import logistic_loss, loss_gradient, objective
+from jaxsig._loss import logistic_loss, loss_gradient, objective, row_weights
 from jaxsig._model import Params, logits
-
-
-def _row_weights(n_rows: int, dtype, sample_weight: ArrayLike | None) -> jax.Array:
-    """``v / sum(v)``, or ``1 / n`` per row."""
-    if sample_weight is None:
-        return jnp.full((n_rows,), 1.0 / n_rows, dtype)
-    v = jnp.asarray(sample_weight, dtype)
-    return v / jnp.sum(v)
 
 
 def _transpose_times(X: jax.Array, r: jax.Array) -> jax.Array:
@@ -28,6 +20,22 @@ def _transpose_times(X: jax.Array, r: jax.Array) -> jax.Array:
     if r.ndim == 1:
         return r @ X
     return (r.T @ X).T
+
+
+@jax.jit
+def weighted_value_and_gradient(
+    params: Params, X: ArrayLike, y: ArrayLike, u: ArrayLike, l2: ArrayLike
+) -> tuple[jax.Array, Params]:
+    """`value_and_gradient` with the row weights ``u`` used as given (no normalisation)."""
+    X = jnp.asarray(X)
+    z = logits(params, X)
+    u = jnp.asarray(u, z.dtype)
+    if z.ndim == 2:
+        u = u[:, None]
+    r = u * loss_gradient(z, y)
+    value = jnp.sum(u * logistic_loss(z, y)) + 0.5 * l2 * jnp.sum(params.w * params.w)
+    grad = Params(_transpose_times(X, r) + l2 * params.w, jnp.sum(r, axis=0))
+    return value, grad
 
 
 @jax.jit
@@ -49,15 +57,8 @@ def value_and_gradient(
     Unchecked: use it inside your own ``jit`` code.
     """
     X = jnp.asarray(X)
-    z = logits(params, X)
-    u = _row_weights(X.shape[0], z.dtype, sample_weight)
-    if z.ndim == 2:
-        u = u[:, None]
-    losses = logistic_loss(z, y)
-    r = u * loss_gradient(z, y)
-    value = jnp.sum(u * losses) + 0.5 * l2 * jnp.sum(params.w * params.w)
-    grad = Params(_transpose_times(X, r) + l2 * params.w, jnp.sum(r, axis=0))
-    return value, grad
+    u = row_weights(X.shape[0], X.dtype, sample_weight)
+    return weighted_value_and_gradient(params, X, y, u, l2)
 
 
 @jax.jit
@@ -85,6 +86,26 @@ def _weighted_gram(X: jax.Array, c: jax.Array) -> jax.Array:
 
 
 @jax.jit
+def weighted_hessian(params: Params, X: ArrayLike, u: ArrayLike, l2: ArrayLike) -> jax.Array:
+    """`hessian` with the row weights ``u`` used as given (no normalisation)."""
+    X = jnp.asarray(X)
+    z = logits(params, X)
+    curvature = prim.sigmoid_derivative(z)
+    if z.ndim == 1:
+        curvature = curvature[:, None]
+    c = jnp.asarray(u, z.dtype)[:, None] * curvature  # (n, k)
+    n_features = X.shape[1]
+    h_ww = jax.vmap(_weighted_gram, in_axes=(None, 1))(X, c)
+    h_ww = h_ww + l2 * jnp.eye(n_features, dtype=X.dtype)
+    h_wb = jnp.einsum("nk,nd->kd", c, X)
+    h_bb = jnp.sum(c, axis=0)
+    top = jnp.concatenate([h_ww, h_wb[:, :, None]], axis=2)
+    bottom = jnp.concatenate([h_wb, h_bb[:, None]], axis=1)[:, None, :]
+    h = jnp.concatenate([top, bottom], axis=1)
+    return h[0] if params.w.ndim == 1 else h
+
+
+@jax.jit
 def hessian(
     params: Params,
     X: ArrayLike,
@@ -103,21 +124,7 @@ def hessian(
     do not interact). It does not depend on the labels.
     """
     X = jnp.asarray(X)
-    z = logits(params, X)
-    u = _row_weights(X.shape[0], z.dtype, sample_weight)
-    curvature = prim.sigmoid_derivative(z)
-    if z.ndim == 1:
-        curvature = curvature[:, None]
-    c = u[:, None] * curvature  # (n, k)
-    n_features = X.shape[1]
-    h_ww = jax.vmap(_weighted_gram, in_axes=(None, 1))(X, c)
-    h_ww = h_ww + l2 * jnp.eye(n_features, dtype=X.dtype)
-    h_wb = jnp.einsum("nk,nd->kd", c, X)
-    h_bb = jnp.sum(c, axis=0)
-    top = jnp.concatenate([h_ww, h_wb[:, :, None]], axis=2)
-    bottom = jnp.concatenate([h_wb, h_bb[:, None]], axis=1)[:, None, :]
-    h = jnp.concatenate([top, bottom], axis=1)
-    return h[0] if params.w.ndim == 1 else h
+    return weighted_hessian(params, X, row_weights(X.shape[0], X.dtype, sample_weight), l2)
 
 
 class GradientCheck(NamedTuple):

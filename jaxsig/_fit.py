@@ -13,6 +13,7 @@ import optax
 from jax.typing import ArrayLike
 
 from jaxsig import _validate as check
+from jaxsig._loss import row_weights
 from jaxsig._model import Params, init
 from jaxsig._solvers import _driver
 from jaxsig._solvers._base import Problem, Solver
@@ -45,7 +46,9 @@ class FitResult(NamedTuple):
         tol, whether it reached 0).
       gradient_norm: the stopping measure at its last check: the largest gradient entry (for
         ``fista``, of the proximal gradient mapping) at the parameters entering the final
-        epoch, which are the returned ones when ``tol`` was met.
+        epoch, which are the returned ones when ``tol`` was met. For ``sgd``, ``history`` is
+        the mean mini-batch objective over each epoch and ``gradient_norm`` the largest
+        mini-batch gradient entry of the last epoch: estimates.
     """
 
     params: Params
@@ -81,6 +84,8 @@ def _check_options(
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if gradient not in ("closed_form", "autodiff"):
         raise ValueError(f"gradient must be 'closed_form' or 'autodiff', got {gradient!r}")
+    if gradient != "closed_form" and solver not in ("gd", "sgd"):
+        raise ValueError(f"gradient applies to solver 'gd' or 'sgd', not {solver!r}")
     if optimizer is not None and solver not in ("gd", "sgd"):
         raise ValueError(f"optimizer applies to solver 'gd' or 'sgd', not {solver!r}")
     if isinstance(optimizer, optax.GradientTransformation) and learning_rate is not None:
@@ -110,6 +115,8 @@ def _class_weights(class_weight, y: jax.Array) -> np.ndarray | None:
     """Per-row weights from ``"balanced"`` (n / (2 n_c), as scikit-learn) or ``{0: a, 1: b}``."""
     if class_weight is None:
         return None
+    if isinstance(y, jax.core.Tracer):
+        raise ValueError("class_weight needs concrete labels; inside jit pass sample_weight")
     labels = np.asarray(y)
     if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
         raise ValueError("class_weight needs one column of hard labels 0 and 1")
@@ -119,7 +126,8 @@ def _class_weights(class_weight, y: jax.Array) -> np.ndarray | None:
         counts = np.bincount(labels.astype(int), minlength=2)
         per_class = labels.size / (2 * counts)
     elif isinstance(class_weight, Mapping):
-        if set(class_weight) - {0, 1} or any(v < 0 for v in class_weight.values()):
+        values = np.array(list(class_weight.values()), float)
+        if set(class_weight) - {0, 1} or not (np.isfinite(values) & (values >= 0)).all():
             raise ValueError(f"class_weight keys must be 0 and 1, weights >= 0: {class_weight}")
         per_class = np.array([class_weight.get(0, 1.0), class_weight.get(1, 1.0)], float)
     else:
@@ -151,7 +159,8 @@ def fit(
 
     Minimises ``sum_i u_i loss(x_i w + b, y_i) + l1 |w|_1 + (l2 / 2) |w|^2`` with
     ``u = v / sum(v)`` (v: sample weights times class weights, or ones); the intercept is never
-    penalised. A 2-D ``y`` of shape (n, k) fits k independent columns.
+    penalised. A 2-D ``y`` of shape (n, k) fits k independent columns. float16 and bfloat16
+    data are fitted in float32 and the parameters returned in the input dtype.
 
     Args:
       X: features, (n, d); integer or boolean input is converted to floats.
@@ -169,7 +178,8 @@ def fit(
       l2, l1: penalty strengths, traced; ``l1`` needs ``solver="fista"``.
       sample_weight: non-negative row weights, (n,), traced.
       class_weight: ``"balanced"`` (``n / (2 n_c)``, as scikit-learn) or ``{0: a, 1: b}``.
-      fit_intercept: False pins ``b`` at 0 (traced: no recompilation).
+      fit_intercept: False pins ``b`` at 0, also when ``params`` are given (traced: no
+        recompilation, and ``vmap`` over it works).
       optimizer: for ``gd`` or ``sgd``: an ``optax.GradientTransformation``, or a factory such
         as ``optax.adam`` called with the traced learning rate.
       gradient: ``"closed_form"`` or ``"autodiff"`` (``jax.grad``), for ``gd`` and ``sgd``.
@@ -200,7 +210,7 @@ def fit(
     v = check.as_sample_weight(sample_weight, X)
     by_class = _class_weights(class_weight, y)
     if by_class is not None:
-        v = jnp.asarray(by_class, X.dtype) if v is None else v * by_class
+        v = check.as_sample_weight(by_class if v is None else v * by_class, X)
     learning_rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
     check.check_hyperparameter("learning_rate", learning_rate, positive=True)
     check.check_hyperparameter("l2", l2)
@@ -211,22 +221,31 @@ def fit(
     if params is None:
         params = init(X.shape[1], None if y.ndim == 1 else y.shape[1], dtype=X.dtype)
     check.check_params(params, X, y)
-    params = jax.tree.map(lambda a: jnp.asarray(a, X.dtype), params)
+    if key is None:
+        key = jax.random.key(0)
+    elif not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.wrap_key_data(key)  # a legacy uint32 key: same stream, one trace
 
-    ones = jnp.ones((X.shape[0],), X.dtype)
-    u = (ones if v is None else v) / (X.shape[0] if v is None else jnp.sum(v))
+    # Half precisions are fitted in float32: 1 / n and small weights would be subnormal (flushed
+    # to zero on XLA:CPU) and LAPACK has no half-precision Cholesky or eigensolver.
+    work = jnp.promote_types(X.dtype, jnp.float32)
+    intercept = jnp.asarray(fit_intercept, work)
+    params = jax.tree.map(lambda a: jnp.asarray(a, work), params)
+    params = params._replace(b=params.b * intercept)
+    u = row_weights(X.shape[0], work, v)
     problem = Problem(
-        X,
-        y,
+        X.astype(work),
+        y.astype(work),
         u,
-        *(jnp.asarray(h, X.dtype) for h in (learning_rate, l1, l2, float(fit_intercept))),
-        jax.random.key(0) if key is None else key,
+        *(jnp.asarray(h, work) for h in (learning_rate, l1, l2)),
+        intercept,
+        key,
     )
     run = _driver.run(
         _solver(solver, optimizer, gradient, line_search, batch_size),
         problem,
         params,
-        jnp.asarray(0.0 if tol is None else tol, X.dtype),
+        jnp.asarray(0.0 if tol is None else tol, work),
         epochs=epochs,
         until_tolerance=tol is not None,
     )
@@ -240,4 +259,6 @@ def fit(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-    return FitResult(run.params, run.history, run.iterations, run.converged, run.residual)
+    fitted = Params(run.params.w, run.params.b * intercept)
+    fitted = jax.tree.map(lambda a: a.astype(X.dtype), fitted)
+    return FitResult(fitted, run.history, run.iterations, run.converged, run.residual)

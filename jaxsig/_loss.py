@@ -80,6 +80,24 @@ def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return jnp.where(positive, -s, s - y)
 
 
+def row_weights(n_rows: int, dtype, sample_weight: ArrayLike | None) -> jax.Array:
+    """``v / sum(v)``, or ``1 / n`` per row."""
+    if sample_weight is None:
+        return jnp.full((n_rows,), 1.0 / n_rows, dtype)
+    v = jnp.asarray(sample_weight, dtype)
+    return v / jnp.sum(v)
+
+
+@jax.jit
+def weighted_objective(params: Params, X: ArrayLike, y: ArrayLike, u: ArrayLike, l2: ArrayLike):
+    """``sum_j sum_i u_i loss(z_ij, y_ij) + (l2 / 2) |w|^2`` with the row weights ``u`` as given
+    (solvers pass normalised, or for mini-batches unbiased, weights)."""
+    losses = logistic_loss(logits(params, X), y)
+    if losses.ndim == 1:
+        losses = losses[:, None]
+    return jnp.sum(jnp.asarray(u, losses.dtype) @ losses) + 0.5 * l2 * jnp.sum(params.w * params.w)
+
+
 @jax.jit
 def objective(
     params: Params,
@@ -99,12 +117,5 @@ def objective(
     with ``v = 1`` when ``sample_weight`` is None; the intercept is not penalised. Unchecked: use
     it inside your own ``jit`` code.
     """
-    losses = logistic_loss(logits(params, X), y)
-    if losses.ndim == 1:
-        losses = losses[:, None]
-    if sample_weight is None:
-        data_term = jnp.mean(losses, axis=0)
-    else:
-        v = jnp.asarray(sample_weight, losses.dtype)
-        data_term = (v @ losses) / jnp.sum(v)
-    return jnp.sum(data_term) + 0.5 * l2 * jnp.sum(params.w * params.w)
+    X = jnp.asarray(X)
+    return weighted_objective(params, X, y, row_weights(X.shape[0], X.dtype, sample_weight), l2)

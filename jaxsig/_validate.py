@@ -61,9 +61,11 @@ def as_features(X: ArrayLike, name: str = "X") -> jax.Array:
     """``X`` as a 2-D floating array: integers and booleans are converted, not refused."""
     if _is_concrete(X) and not isinstance(X, jax.Array):
         X = _host(X)
-        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        if X.dtype == object or not (jnp.issubdtype(X.dtype, jnp.number) or X.dtype == bool):
             raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
     X = jnp.asarray(X)
+    if jnp.issubdtype(X.dtype, jnp.complexfloating):
+        raise ValueError(f"{name} must be real, got dtype {X.dtype}")
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:

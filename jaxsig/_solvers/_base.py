@@ -18,17 +18,17 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxsig._derivatives import value_and_gradient
-from jaxsig._loss import objective
+from jaxsig._derivatives import weighted_value_and_gradient
+from jaxsig._loss import weighted_objective
 from jaxsig._model import Params
 
 
 class Problem(NamedTuple):
     """One output column's data and every traced hyperparameter.
 
-    ``u`` are row weights summing to one; ``intercept`` is 1 to fit ``b`` and 0 to pin it at 0
-    (traced, so switching never recompiles); the penalty is ``l1 |w|_1 + (l2 / 2) |w|^2``;
-    ``key`` drives stochastic solvers.
+    ``u`` are row weights, used as given: they sum to one (for mini-batches, in expectation).
+    ``intercept`` is 1 to fit ``b`` and 0 to pin it at 0 (traced: switching never recompiles).
+    The penalty is ``l1 |w|_1 + (l2 / 2) |w|^2``; ``key`` drives stochastic solvers.
     """
 
     X: jax.Array
@@ -55,8 +55,8 @@ def effective(problem: Problem, params: Params) -> Params:
 
 def smooth_value(problem: Problem, params: Params) -> jax.Array:
     """The differentiable part: weighted mean loss + (l2 / 2) |w|^2."""
-    return objective(
-        effective(problem, params), problem.X, problem.y, l2=problem.l2, sample_weight=problem.u
+    return weighted_objective(
+        effective(problem, params), problem.X, problem.y, problem.u, problem.l2
     )
 
 
@@ -65,8 +65,8 @@ def smooth_value_and_grad(
 ) -> tuple[jax.Array, Params]:
     """Smooth value and gradient; the intercept's gradient is zero when it is off."""
     if closed_form:
-        value, grad = value_and_gradient(
-            effective(problem, params), problem.X, problem.y, l2=problem.l2, sample_weight=problem.u
+        value, grad = weighted_value_and_gradient(
+            effective(problem, params), problem.X, problem.y, problem.u, problem.l2
         )
         return value, Params(grad.w, grad.b * problem.intercept)
     return jax.value_and_grad(lambda p: smooth_value(problem, p))(params)

@@ -12,6 +12,7 @@ from jaxsig._solvers._base import (
     Problem,
     Solver,
     largest,
+    rounding_slack,
     smooth_value,
     smooth_value_and_grad,
 )
@@ -46,7 +47,7 @@ def gradient_descent(closed_form: bool = True, line_search: bool = False) -> Sol
             def too_long(carry):
                 t, halvings = carry
                 trial = jax.tree.map(lambda p, g: p - t * g, params, grad)
-                bound = value - 0.5 * t * squared
+                bound = value - 0.5 * t * squared + rounding_slack(value)
                 return (smooth_value(problem, trial) > bound) & (halvings < _MAX_HALVINGS)
 
             t, _ = jax.lax.while_loop(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import optax
 
-from jaxsig._solvers._base import Problem, Solver, largest, smooth_value_and_grad
+from jaxsig._solvers._base import Problem, Solver, largest, smooth_value, smooth_value_and_grad
 
 Optimizer = optax.GradientTransformation | Callable[..., optax.GradientTransformation]
 
@@ -20,12 +20,24 @@ def transformation(optimizer: Optimizer, problem: Problem) -> optax.GradientTran
 
 @functools.cache
 def optax_solver(optimizer: Optimizer, closed_form: bool = True) -> Solver:
+    def make(problem: Problem) -> optax.GradientTransformationExtraArgs:
+        return optax.with_extra_args_support(transformation(optimizer, problem))
+
     def init(problem: Problem, params):
-        return transformation(optimizer, problem).init(params)
+        return make(problem).init(params)
 
     def step(problem: Problem, params, state):
         value, grad = smooth_value_and_grad(problem, params, closed_form)
-        updates, state = transformation(optimizer, problem).update(grad, state, params)
+        # Transformations that need them (line searches, Polyak steps, plateau schedules) get
+        # the value, the gradient and the objective; the others ignore them.
+        updates, state = make(problem).update(
+            grad,
+            state,
+            params,
+            value=value,
+            grad=grad,
+            value_fn=lambda p: smooth_value(problem, p),
+        )
         return optax.apply_updates(params, updates), state, value, largest(grad)
 
     return Solver(init, step)

@@ -37,12 +37,17 @@ def fista() -> Solver:
 
     def step(problem: Problem, params, state):
         extrapolated, momentum, step_size, last_value = state
-        value, _ = smooth_value_and_grad(problem, params)
+        value, grad_here = smooth_value_and_grad(problem, params)
         value = value + l1_norm(problem, params)
+        # The stopping measure is the gradient mapping at the incoming parameters, which are
+        # what a tolerance stop returns.
+        here = _prox(
+            problem, jax.tree.map(lambda p, g: p - step_size * g, params, grad_here), step_size
+        )
+        mapping = jax.tree.map(lambda p, h: (p - h) / step_size, params, here)
         _, grad = smooth_value_and_grad(problem, extrapolated)
         moved = jax.tree.map(lambda p, g: p - step_size * g, extrapolated, grad)
         new = _prox(problem, moved, step_size)
-        mapping = jax.tree.map(lambda y, n: (y - n) / step_size, extrapolated, new)
         restart = value > last_value
         next_momentum = jnp.where(restart, 1.0, (1 + jnp.sqrt(1 + 4 * momentum**2)) / 2)
         beta = jnp.where(restart, 0.0, (momentum - 1) / next_momentum)

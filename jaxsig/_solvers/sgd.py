@@ -1,7 +1,9 @@
 """Mini-batch stochastic gradients with any optax optimizer, one epoch per step.
 
 Each epoch draws a permutation from its own key and runs every batch inside the compiled loop.
-The last, partial batch is padded with rows of zero weight, so every batch has one shape.
+The last, partial batch is padded with rows of zero weight, so every batch has one shape. A
+step's value is the mean mini-batch objective over the epoch and its residual the largest
+mini-batch gradient entry: estimates, which is why sgd runs a fixed number of epochs.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ def minibatch_sgd(optimizer: Optimizer, batch_size: int, closed_form: bool = Tru
         def batch_step(carry, batch):
             p, s = carry
             rows, mask = batch
-            u = problem.u[rows] * mask
-            total = jnp.sum(u)
-            u = jnp.where(total > 0, u / jnp.where(total > 0, total, 1), 0.0)
+            # Unbiased: each row's weight scaled by n / batch_size, never renormalised per batch
+            # (that would erase sample and class weights, and divide by zero on zero weights).
+            u = problem.u[rows] * mask * (n / batch_size)
             sub = problem._replace(X=problem.X[rows], y=problem.y[rows], u=u)
             value, grad = smooth_value_and_grad(sub, p, closed_form)
             updates, s = tx.update(grad, s, p)
