@@ -185,7 +185,7 @@ def fit(
       gradient: ``"closed_form"`` or ``"autodiff"`` (``jax.grad``), for ``gd`` and ``sgd``.
       line_search: for ``gd`` without optimizer: Armijo backtracking.
       batch_size: rows per mini-batch for ``sgd`` (static); a last partial batch is padded.
-      key: PRNG key for ``sgd``'s shuffles (default ``jax.random.key(0)``).
+      key: PRNG key (or an int seed) for ``sgd``'s shuffles (default ``jax.random.key(0)``).
       params: starting point; zeros by default.
 
     Returns:
@@ -221,9 +221,9 @@ def fit(
     if params is None:
         params = init(X.shape[1], None if y.ndim == 1 else y.shape[1], dtype=X.dtype)
     check.check_params(params, X, y)
-    if key is None:
-        key = jax.random.key(0)
-    elif not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if key is None or isinstance(key, int):
+        key = jax.random.key(0 if key is None else key)
+    elif not jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
         key = jax.random.wrap_key_data(key)  # a legacy uint32 key: same stream, one trace
 
     # Half precisions are fitted in float32: 1 / n and small weights would be subnormal (flushed

@@ -80,6 +80,11 @@ def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return jnp.where(positive, -s, s - y)
 
 
+def logits_dtype(params: Params, X: jax.Array) -> jnp.dtype:
+    """The floating dtype the logits come out in (integer X promotes to the default float)."""
+    return jnp.result_type(X, params.w, params.b, float)
+
+
 def row_weights(n_rows: int, dtype, sample_weight: ArrayLike | None) -> jax.Array:
     """``v / sum(v)``, or ``1 / n`` per row."""
     if sample_weight is None:
@@ -118,4 +123,5 @@ def objective(
     it inside your own ``jit`` code.
     """
     X = jnp.asarray(X)
-    return weighted_objective(params, X, y, row_weights(X.shape[0], X.dtype, sample_weight), l2)
+    u = row_weights(X.shape[0], logits_dtype(params, X), sample_weight)
+    return weighted_objective(params, X, y, u, l2)

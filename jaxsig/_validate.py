@@ -79,6 +79,8 @@ def as_features(X: ArrayLike, name: str = "X") -> jax.Array:
 def as_labels(y: ArrayLike, X: jax.Array, *, require_both_classes: bool = True) -> jax.Array:
     """Labels in ``[0, 1]`` of shape (n,) or (n, k), cast to ``X``'s dtype."""
     y = jnp.asarray(y)
+    if jnp.issubdtype(y.dtype, jnp.complexfloating) or y.dtype == object:
+        raise ValueError(f"y must hold real labels in [0, 1], got dtype {y.dtype}")
     n = X.shape[0]
     if y.ndim not in (1, 2):
         raise ValueError(f"y must be 1-D (n,) or 2-D (n, k), got shape {y.shape}")
@@ -107,7 +109,8 @@ def as_labels(y: ArrayLike, X: jax.Array, *, require_both_classes: bool = True) 
 
 
 def as_sample_weight(sample_weight: ArrayLike | None, X: jax.Array) -> jax.Array | None:
-    """Non-negative, finite weights of shape (n,) with a positive sum, in ``X``'s dtype."""
+    """Non-negative, finite weights of shape (n,) with a positive sum, in ``X``'s dtype (at
+    least float32)."""
     if sample_weight is None:
         return None
     v = jnp.asarray(sample_weight)
@@ -115,7 +118,7 @@ def as_sample_weight(sample_weight: ArrayLike | None, X: jax.Array) -> jax.Array
         raise ValueError(
             f"sample_weight must have shape ({X.shape[0]},) to match X {X.shape}, got {v.shape}"
         )
-    v = v.astype(X.dtype)
+    v = v.astype(jnp.promote_types(X.dtype, jnp.float32))  # half-precision data fit in float32
     _check_finite("sample_weight", v)
     if _is_concrete(v):
         host = _host(v)

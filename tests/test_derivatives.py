@@ -114,3 +114,23 @@ def test_gradient_reads_x_untransposed():
         if eqn.primitive.name == "transpose" and eqn.invars[0].aval.shape == X.shape
     ]
     assert not transposed
+
+
+def test_integer_features_give_the_same_derivatives_as_floats():
+    X = jnp.array([[1, 2], [3, -1], [0, 1], [-2, 1]])
+    y = jnp.array([0.0, 1.0, 1.0, 0.0])
+    params = jaxsig.Params(jnp.array([0.3, -0.2]), jnp.array(0.1))
+    weights = jnp.array([0.5, 1.5, 1.0, 2.5])
+    for kwargs in ({}, {"sample_weight": weights}):
+        as_float = X.astype(jnp.result_type(float))
+        np.testing.assert_allclose(
+            jaxsig.objective(params, X, y, **kwargs),
+            jaxsig.objective(params, as_float, y, **kwargs),
+        )
+        np.testing.assert_allclose(
+            jaxsig.gradient(params, X, y, **kwargs).w,
+            jaxsig.gradient(params, as_float, y, **kwargs).w,
+        )
+        np.testing.assert_allclose(
+            jaxsig.hessian(params, X, **kwargs), jaxsig.hessian(params, as_float, **kwargs)
+        )

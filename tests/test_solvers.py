@@ -318,3 +318,27 @@ def test_legacy_keys_and_bad_class_weights():
         jaxsig.fit(X, y, class_weight={0: 0.0, 1: 0.0})
     with pytest.raises(ValueError, match="gradient applies to solver 'gd' or 'sgd'"):
         jaxsig.fit(X, y, solver="newton", gradient="autodiff")
+
+
+def test_one_batch_holding_every_row_is_plain_gradient_descent():
+    X, y = synthetic(n=50)
+    full = jaxsig.fit(X, y, optimizer=optax.sgd, learning_rate=0.5, epochs=20, l2=0.01)
+    batched = jaxsig.fit(
+        X, y, solver="sgd", batch_size=64, learning_rate=0.5, epochs=20, l2=0.01
+    )  # fmt: skip
+    np.testing.assert_allclose(batched.params.w, full.params.w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(batched.history, full.history, rtol=1e-5)
+
+
+def test_sgd_passes_extra_arguments_to_optax():
+    X, y = synthetic(n=40)
+    result = jaxsig.fit(X, y, solver="sgd", batch_size=8, epochs=5, optimizer=optax.polyak_sgd())
+    assert np.all(np.isfinite(np.asarray(result.params.w)))
+
+
+def test_half_precision_data_keep_their_weights_wide():
+    X, y = synthetic(n=60)
+    weights = np.full(60, 1e5)
+    half = jaxsig.fit(X.astype(np.float16), y, solver="newton", l2=0.05, sample_weight=weights)
+    full = jaxsig.fit(X.astype(np.float32), y, solver="newton", l2=0.05, sample_weight=weights)
+    np.testing.assert_allclose(np.asarray(half.params.w, np.float32), full.params.w, atol=0.05)

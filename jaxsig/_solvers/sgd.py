@@ -14,14 +14,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxsig._solvers._base import Problem, Solver, largest, smooth_value_and_grad
+from jaxsig._solvers._base import Problem, Solver, largest, smooth_value, smooth_value_and_grad
 from jaxsig._solvers.optimizer import Optimizer, transformation
 
 
 @functools.cache
 def minibatch_sgd(optimizer: Optimizer, batch_size: int, closed_form: bool = True) -> Solver:
     def init(problem: Problem, params):
-        return transformation(optimizer, problem).init(params), problem.key
+        return optax.with_extra_args_support(transformation(optimizer, problem)).init(
+            params
+        ), problem.key
 
     def step(problem: Problem, params, state):
         opt_state, key = state
@@ -32,22 +34,26 @@ def minibatch_sgd(optimizer: Optimizer, batch_size: int, closed_form: bool = Tru
         padded = jnp.concatenate([order, jnp.zeros(n_batches * batch_size - n, order.dtype)])
         real = jnp.arange(n_batches * batch_size) < n
         batches = padded.reshape(n_batches, batch_size), real.reshape(n_batches, batch_size)
-        tx = transformation(optimizer, problem)
+        tx = optax.with_extra_args_support(transformation(optimizer, problem))
 
         def batch_step(carry, batch):
             p, s = carry
             rows, mask = batch
-            # Unbiased: each row's weight scaled by n / batch_size, never renormalised per batch
-            # (that would erase sample and class weights, and divide by zero on zero weights).
-            u = problem.u[rows] * mask * (n / batch_size)
+            # Unbiased: each row's weight scaled by n / (real rows in the batch), never renormalised
+            # to the batch's weight (that would erase sample and class weights, and divide by zero
+            # on a batch of zero weights).
+            count = jnp.sum(mask)
+            u = problem.u[rows] * mask * (n / count)
             sub = problem._replace(X=problem.X[rows], y=problem.y[rows], u=u)
             value, grad = smooth_value_and_grad(sub, p, closed_form)
-            updates, s = tx.update(grad, s, p)
-            return (optax.apply_updates(p, updates), s), (value, largest(grad))
+            updates, s = tx.update(
+                grad, s, p, value=value, grad=grad, value_fn=lambda q: smooth_value(sub, q)
+            )
+            return (optax.apply_updates(p, updates), s), (value * count / n, largest(grad))
 
         (params, opt_state), (values, residuals) = jax.lax.scan(
             batch_step, (params, opt_state), batches
         )
-        return params, (opt_state, key), jnp.mean(values), jnp.max(residuals)
+        return params, (opt_state, key), jnp.sum(values), jnp.max(residuals)
 
     return Solver(init, step)
