@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxsig import _primitives as prim
-from jaxsig._loss import logistic_loss, logits_dtype, loss_gradient, objective, row_weights
+from jaxsig._loss import logistic_loss, loss_gradient, objective, row_weights
 from jaxsig._model import Params, logits
 
 
@@ -57,8 +57,7 @@ def value_and_gradient(
     Unchecked: use it inside your own ``jit`` code.
     """
     X = jnp.asarray(X)
-    u = row_weights(X.shape[0], logits_dtype(params, X), sample_weight)
-    return weighted_value_and_gradient(params, X, y, u, l2)
+    return weighted_value_and_gradient(params, X, y, row_weights(params, X, sample_weight), l2)
 
 
 @jax.jit
@@ -124,9 +123,7 @@ def hessian(
     do not interact). It does not depend on the labels.
     """
     X = jnp.asarray(X)
-    return weighted_hessian(
-        params, X, row_weights(X.shape[0], logits_dtype(params, X), sample_weight), l2
-    )
+    return weighted_hessian(params, X, row_weights(params, X, sample_weight), l2)
 
 
 class GradientCheck(NamedTuple):

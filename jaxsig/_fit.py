@@ -88,12 +88,12 @@ def _check_options(
         raise ValueError(f"gradient applies to solver 'gd' or 'sgd', not {solver!r}")
     if optimizer is not None and solver not in ("gd", "sgd"):
         raise ValueError(f"optimizer applies to solver 'gd' or 'sgd', not {solver!r}")
-    if isinstance(optimizer, optax.GradientTransformation) and learning_rate is not None:
+    transformation = isinstance(optimizer, optax.GradientTransformation)
+    if transformation and learning_rate is not None:
         raise ValueError(
             "learning_rate is set by the optax transformation; pass an optimizer factory "
             "(e.g. optax.adam) to give it here"
         )
-    transformation = isinstance(optimizer, optax.GradientTransformation)
     if optimizer is not None and not (callable(optimizer) or transformation):
         raise ValueError(f"optimizer must be an optax transformation or factory: {optimizer!r}")
     if learning_rate is not None and solver in ("lbfgs", "newton", "fista"):
@@ -232,11 +232,11 @@ def fit(
     intercept = jnp.asarray(fit_intercept, work)
     params = jax.tree.map(lambda a: jnp.asarray(a, work), params)
     params = params._replace(b=params.b * intercept)
-    u = row_weights(X.shape[0], work, v)
+    X_work = X.astype(work)
     problem = Problem(
-        X.astype(work),
+        X_work,
         y.astype(work),
-        u,
+        row_weights(params, X_work, v),
         *(jnp.asarray(h, work) for h in (learning_rate, l1, l2)),
         intercept,
         key,

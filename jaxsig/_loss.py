@@ -80,15 +80,11 @@ def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return jnp.where(positive, -s, s - y)
 
 
-def logits_dtype(params: Params, X: jax.Array) -> jnp.dtype:
-    """The floating dtype the logits come out in (integer X promotes to the default float)."""
-    return jnp.result_type(X, params.w, params.b, float)
-
-
-def row_weights(n_rows: int, dtype, sample_weight: ArrayLike | None) -> jax.Array:
-    """``v / sum(v)``, or ``1 / n`` per row."""
+def row_weights(params: Params, X: jax.Array, sample_weight: ArrayLike | None) -> jax.Array:
+    """``v / sum(v)``, or ``1 / n`` per row, in the logits' dtype (integer X: the default float)."""
+    dtype = jnp.result_type(X, params.w, params.b, float)
     if sample_weight is None:
-        return jnp.full((n_rows,), 1.0 / n_rows, dtype)
+        return jnp.full((X.shape[0],), 1.0 / X.shape[0], dtype)
     v = jnp.asarray(sample_weight, dtype)
     return v / jnp.sum(v)
 
@@ -123,5 +119,4 @@ def objective(
     it inside your own ``jit`` code.
     """
     X = jnp.asarray(X)
-    u = row_weights(X.shape[0], logits_dtype(params, X), sample_weight)
-    return weighted_objective(params, X, y, u, l2)
+    return weighted_objective(params, X, y, row_weights(params, X, sample_weight), l2)

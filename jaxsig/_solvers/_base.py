@@ -86,3 +86,25 @@ def rounding_slack(value: jax.Array) -> jax.Array:
     """A few ulps of the objective: line searches accept a step that fails their decrease test
     by no more than this, so that they do not stall once decreases fall below resolution."""
     return 4 * jnp.finfo(value.dtype).eps * jnp.abs(value)
+
+
+MAX_HALVINGS = 40
+
+
+def backtrack(
+    problem: Problem,
+    params: Params,
+    move: Params,
+    start: jax.Array,
+    bound: Callable[[jax.Array], jax.Array],
+) -> jax.Array:
+    """Line search: the first ``t = start / 2**j`` (``j <= 40``) with
+    ``f(params + t move) <= bound(t)``, ``f`` the smooth objective."""
+
+    def too_long(carry):
+        t, halvings = carry
+        trial = jax.tree.map(lambda p, d: p + t * d, params, move)
+        return (smooth_value(problem, trial) > bound(t)) & (halvings < MAX_HALVINGS)
+
+    t, _ = jax.lax.while_loop(too_long, lambda c: (0.5 * c[0], c[1] + 1), (start, 0))
+    return t

@@ -11,12 +11,10 @@ from jaxsig import _doubleword as dw
 from jaxsig._solvers._base import (
     Problem,
     Solver,
+    backtrack,
     largest,
-    smooth_value,
     smooth_value_and_grad,
 )
-
-_MAX_HALVINGS = 40
 
 
 def _kahan_add(params, compensation, step):
@@ -46,15 +44,12 @@ def gradient_descent(closed_form: bool = True, line_search: bool = False) -> Sol
         value, grad = smooth_value_and_grad(problem, params, closed_form)
         squared = sum(jnp.sum(g * g) for g in jax.tree.leaves(grad))
         if line_search:
-
-            def too_long(carry):
-                t, halvings = carry
-                trial = jax.tree.map(lambda p, g: p - t * g, params, grad)
-                bound = value - 0.5 * t * squared
-                return (smooth_value(problem, trial) > bound) & (halvings < _MAX_HALVINGS)
-
-            t, _ = jax.lax.while_loop(
-                too_long, lambda c: (0.5 * c[0], c[1] + 1), (2 * last_step, jnp.asarray(0))
+            t = backtrack(
+                problem,
+                params,
+                jax.tree.map(jnp.negative, grad),
+                2 * last_step,
+                lambda t: value - 0.5 * t * squared,
             )
         else:
             t = problem.learning_rate

@@ -13,14 +13,13 @@ from jaxsig._model import Params
 from jaxsig._solvers._base import (
     Problem,
     Solver,
+    backtrack,
     effective,
     largest,
     rounding_slack,
-    smooth_value,
     smooth_value_and_grad,
 )
 
-_MAX_HALVINGS = 40
 _ARMIJO = 1e-4
 
 
@@ -46,14 +45,13 @@ def newton() -> Solver:
         move = Params(direction[:-1], direction[-1])
         slope = jnp.dot(g, direction)
 
-        def too_long(carry):
-            t, halvings = carry
-            trial = jax.tree.map(lambda p, d: p + t * d, params, move)
-            bound = value + _ARMIJO * t * slope + rounding_slack(value)
-            return (smooth_value(problem, trial) > bound) & (halvings < _MAX_HALVINGS)
-
-        one = jnp.ones((), value.dtype)
-        t, _ = jax.lax.while_loop(too_long, lambda c: (0.5 * c[0], c[1] + 1), (one, 0))
+        t = backtrack(
+            problem,
+            params,
+            move,
+            jnp.ones((), value.dtype),
+            lambda t: value + _ARMIJO * t * slope + rounding_slack(value),
+        )
         params = jax.tree.map(lambda p, d: p + t * d, params, move)
         return params, state, value, largest(grad)
 

@@ -23,10 +23,11 @@ def lipschitz(problem: Problem) -> jax.Array:
     return jnp.linalg.eigvalsh(gram)[-1] / 4 + problem.l2
 
 
-def _prox(problem: Problem, params: Params, step: jax.Array) -> Params:
-    threshold = problem.l1 * step
-    w = jnp.sign(params.w) * jnp.maximum(jnp.abs(params.w) - threshold, 0.0)
-    return Params(w, params.b)
+def _prox_step(problem: Problem, point: Params, grad: Params, step: jax.Array) -> Params:
+    """``prox(point - step grad)``: a gradient step, then ``w`` soft-thresholded by ``l1 step``."""
+    moved = jax.tree.map(lambda p, g: p - step * g, point, grad)
+    w = jnp.sign(moved.w) * jnp.maximum(jnp.abs(moved.w) - problem.l1 * step, 0.0)
+    return Params(w, moved.b)
 
 
 @functools.cache
@@ -41,13 +42,10 @@ def fista() -> Solver:
         value = value + l1_norm(problem, params)
         # The stopping measure is the gradient mapping at the incoming parameters, which are
         # what a tolerance stop returns.
-        here = _prox(
-            problem, jax.tree.map(lambda p, g: p - step_size * g, params, grad_here), step_size
-        )
+        here = _prox_step(problem, params, grad_here, step_size)
         mapping = jax.tree.map(lambda p, h: (p - h) / step_size, params, here)
         _, grad = smooth_value_and_grad(problem, extrapolated)
-        moved = jax.tree.map(lambda p, g: p - step_size * g, extrapolated, grad)
-        new = _prox(problem, moved, step_size)
+        new = _prox_step(problem, extrapolated, grad, step_size)
         restart = value > last_value
         next_momentum = jnp.where(restart, 1.0, (1 + jnp.sqrt(1 + 4 * momentum**2)) / 2)
         beta = jnp.where(restart, 0.0, (momentum - 1) / next_momentum)
