@@ -18,9 +18,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxsig._derivatives import weighted_value_and_gradient
-from jaxsig._loss import weighted_objective
 from jaxsig._model import Params
+from jaxsig._solvers import _objective
 
 
 class Problem(NamedTuple):
@@ -55,9 +54,7 @@ def effective(problem: Problem, params: Params) -> Params:
 
 def smooth_value(problem: Problem, params: Params) -> jax.Array:
     """The differentiable part: weighted mean loss + (l2 / 2) |w|^2."""
-    return weighted_objective(
-        effective(problem, params), problem.X, problem.y, problem.u, problem.l2
-    )
+    return _objective.value(effective(problem, params), problem.X, problem.y, problem.u, problem.l2)
 
 
 def smooth_value_and_grad(
@@ -65,7 +62,7 @@ def smooth_value_and_grad(
 ) -> tuple[jax.Array, Params]:
     """Smooth value and gradient; the intercept's gradient is zero when it is off."""
     if closed_form:
-        value, grad = weighted_value_and_gradient(
+        value, grad = _objective.value_and_gradient(
             effective(problem, params), problem.X, problem.y, problem.u, problem.l2
         )
         return value, Params(grad.w, grad.b * problem.intercept)

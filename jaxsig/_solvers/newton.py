@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import cho_factor, cho_solve
 
-from jaxsig._derivatives import weighted_hessian
 from jaxsig._model import Params
+from jaxsig._solvers import _objective
 from jaxsig._solvers._base import (
     Problem,
     Solver,
@@ -25,7 +25,7 @@ _ARMIJO = 1e-4
 
 def _system(problem: Problem, params: Params) -> jax.Array:
     """Hessian in ``(w, b)``; with the intercept off its row and column become the identity's."""
-    h = weighted_hessian(effective(problem, params), problem.X, problem.u, problem.l2)
+    h = _objective.hessian(effective(problem, params), problem.X, problem.u, problem.l2)
     keep = jnp.ones(h.shape[0], h.dtype).at[-1].set(problem.intercept)
     return h * jnp.outer(keep, keep) + jnp.diag(1 - keep)
 
