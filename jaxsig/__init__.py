@@ -1,20 +1,27 @@
 """jaxsig: exact sigmoid primitives, closed-form derivatives and compiled logistic training."""
 
 from jaxsig import _compilation_cache
+from jaxsig._cv import CrossValidation as CrossValidation
+from jaxsig._cv import cross_validate as cross_validate
 from jaxsig._derivatives import GradientCheck as GradientCheck
 from jaxsig._derivatives import check_gradients as check_gradients
 from jaxsig._derivatives import gradient as gradient
 from jaxsig._derivatives import hessian as hessian
 from jaxsig._derivatives import value_and_gradient as value_and_gradient
+from jaxsig._distributed import shard_rows as shard_rows
 from jaxsig._fit import ConvergenceWarning as ConvergenceWarning
 from jaxsig._fit import FitResult as FitResult
 from jaxsig._fit import fit as fit
+from jaxsig._folds import kfold as kfold
+from jaxsig._folds import stratified_kfold as stratified_kfold
 from jaxsig._loss import logistic_loss as logistic_loss
 from jaxsig._loss import loss_gradient as loss_gradient
 from jaxsig._loss import objective as objective
 from jaxsig._model import Params as Params
 from jaxsig._model import init as init
 from jaxsig._model import logits as logits
+from jaxsig._path import PathResult as PathResult
+from jaxsig._path import path as path
 from jaxsig._predict import decision_function as decision_function
 from jaxsig._predict import predict as predict
 from jaxsig._predict import predict_proba as predict_proba
@@ -22,6 +29,8 @@ from jaxsig._primitives import log_sigmoid as log_sigmoid
 from jaxsig._primitives import logit as logit
 from jaxsig._primitives import sigmoid as sigmoid
 from jaxsig._primitives import softplus as softplus
+from jaxsig._sweep import SweepResult as SweepResult
+from jaxsig._sweep import sweep as sweep
 
 __version__ = "0.1.0"
 
@@ -29,24 +38,33 @@ _compilation_cache.enable()
 
 __all__ = [
     "ConvergenceWarning",
+    "CrossValidation",
     "FitResult",
     "GradientCheck",
     "Params",
+    "PathResult",
+    "SweepResult",
     "check_gradients",
+    "cross_validate",
     "decision_function",
     "fit",
     "gradient",
     "hessian",
     "init",
+    "kfold",
     "log_sigmoid",
     "logistic_loss",
     "logit",
     "logits",
     "loss_gradient",
     "objective",
+    "path",
     "predict",
     "predict_proba",
+    "shard_rows",
     "sigmoid",
     "softplus",
+    "stratified_kfold",
+    "sweep",
     "value_and_gradient",
 ]

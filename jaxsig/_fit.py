@@ -58,7 +58,7 @@ class FitResult(NamedTuple):
     gradient_norm: jax.Array
 
 
-def _solver(
+def make_solver(
     solver: str,
     optimizer: Optimizer | None,
     gradient: GradientMode,
@@ -75,7 +75,7 @@ def _solver(
     return {"lbfgs": lbfgs, "newton": newton, "fista": fista}[solver]()
 
 
-def _check_options(
+def check_options(
     solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
 ) -> None:
     if solver not in ("gd", "sgd", "lbfgs", "newton", "fista"):
@@ -133,6 +133,46 @@ def _class_weights(class_weight, y: jax.Array) -> np.ndarray | None:
     else:
         raise ValueError(f"class_weight must be 'balanced' or a mapping, got {class_weight!r}")
     return per_class[labels.astype(int)]
+
+
+class Setup(NamedTuple):
+    """Validated data in the working dtype (float32 at least), shared by `fit` and sweeps."""
+
+    X: jax.Array
+    y: jax.Array
+    v: jax.Array | None  # sample times class weights, unnormalised
+    params: Params  # the start, intercept pinned at 0 when it is off
+    intercept: jax.Array  # 1.0 or 0.0
+    dtype: jnp.dtype  # the input's dtype, for the returned parameters
+
+
+def prepare(X, y, sample_weight, class_weight, fit_intercept, params) -> Setup:
+    """Validates data, weights and the start; half precisions move to float32: 1 / n and small
+    weights would be subnormal (flushed to zero on XLA:CPU) and LAPACK has no half-precision
+    Cholesky or eigensolver."""
+    X = check.as_features(X)
+    y = check.as_labels(y, X)
+    v = check.as_sample_weight(sample_weight, X)
+    by_class = _class_weights(class_weight, y)
+    if by_class is not None:
+        v = check.as_sample_weight(by_class if v is None else v * by_class, X)
+    if params is None:
+        params = init(X.shape[1], None if y.ndim == 1 else y.shape[1], dtype=X.dtype)
+    check.check_params(params, X, y)
+    work = jnp.promote_types(X.dtype, jnp.float32)
+    intercept = jnp.asarray(fit_intercept, work)
+    params = jax.tree.map(lambda a: jnp.asarray(a, work), params)
+    params = params._replace(b=params.b * intercept)
+    return Setup(X.astype(work), y.astype(work), v, params, intercept, X.dtype)
+
+
+def as_key(key) -> jax.Array:
+    """A typed PRNG key from None (seed 0), an int seed, a typed key or a legacy uint32 key."""
+    if key is None or isinstance(key, int):
+        return jax.random.key(0 if key is None else key)
+    if not jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(key)  # a legacy uint32 key: same stream, one trace
+    return key
 
 
 def fit(
@@ -202,15 +242,10 @@ def fit(
     Concrete inputs are validated; inside ``jit`` or ``vmap`` only shapes can be, and a missed
     tolerance shows only in ``converged``.
     """
-    _check_options(
+    check_options(
         solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
     )
-    X = check.as_features(X)
-    y = check.as_labels(y, X)
-    v = check.as_sample_weight(sample_weight, X)
-    by_class = _class_weights(class_weight, y)
-    if by_class is not None:
-        v = check.as_sample_weight(by_class if v is None else v * by_class, X)
+    setup = prepare(X, y, sample_weight, class_weight, fit_intercept, params)
     learning_rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
     check.check_hyperparameter("learning_rate", learning_rate, positive=True)
     check.check_hyperparameter("l2", l2)
@@ -218,33 +253,19 @@ def fit(
     check.check_hyperparameter("l1", l1)
     if tol is not None:
         check.check_hyperparameter("tol", tol)
-    if params is None:
-        params = init(X.shape[1], None if y.ndim == 1 else y.shape[1], dtype=X.dtype)
-    check.check_params(params, X, y)
-    if key is None or isinstance(key, int):
-        key = jax.random.key(0 if key is None else key)
-    elif not jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
-        key = jax.random.wrap_key_data(key)  # a legacy uint32 key: same stream, one trace
-
-    # Half precisions are fitted in float32: 1 / n and small weights would be subnormal (flushed
-    # to zero on XLA:CPU) and LAPACK has no half-precision Cholesky or eigensolver.
-    work = jnp.promote_types(X.dtype, jnp.float32)
-    intercept = jnp.asarray(fit_intercept, work)
-    params = jax.tree.map(lambda a: jnp.asarray(a, work), params)
-    params = params._replace(b=params.b * intercept)
-    X_work = X.astype(work)
+    work = setup.X.dtype
     problem = Problem(
-        X_work,
-        y.astype(work),
-        row_weights(params, X_work, v),
+        setup.X,
+        setup.y,
+        row_weights(setup.params, setup.X, setup.v),
         *(jnp.asarray(h, work) for h in (learning_rate, l1, l2)),
-        intercept,
-        key,
+        setup.intercept,
+        as_key(key),
     )
     run = _driver.run(
-        _solver(solver, optimizer, gradient, line_search, batch_size),
+        make_solver(solver, optimizer, gradient, line_search, batch_size),
         problem,
-        params,
+        setup.params,
         jnp.asarray(0.0 if tol is None else tol, work),
         epochs=epochs,
         until_tolerance=tol is not None,
@@ -259,6 +280,6 @@ def fit(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-    fitted = Params(run.params.w, run.params.b * intercept)
-    fitted = jax.tree.map(lambda a: a.astype(X.dtype), fitted)
+    fitted = Params(run.params.w, run.params.b * setup.intercept)
+    fitted = jax.tree.map(lambda a: a.astype(setup.dtype), fitted)
     return FitResult(fitted, run.history, run.iterations, run.converged, run.residual)

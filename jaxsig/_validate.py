@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import AxisType, NamedSharding
 from jax.typing import ArrayLike
 
 from jaxsig._model import Params
@@ -57,6 +58,33 @@ def _check_finite(name: str, x) -> None:
         )
 
 
+@jax.jit
+def _label_summary(y: jax.Array):
+    """Per-column min and max, the count of labels outside [0, 1] and one of them: reductions,
+    so that they also work on arrays spread over several hosts."""
+    columns = y.reshape(y.shape[0], -1)
+    outside = ((y < 0) | (y > 1)).ravel()
+    return columns.min(0), columns.max(0), jnp.sum(outside), y.ravel()[jnp.argmax(outside)]
+
+
+@jax.jit
+def _weight_summary(v: jax.Array):
+    return jnp.sum(v < 0), jnp.sum(v)
+
+
+def _check_sharding(name: str, x) -> None:
+    sharding = getattr(x, "sharding", None)
+    if (
+        isinstance(sharding, NamedSharding)
+        and any(sharding.spec)
+        and AxisType.Explicit in sharding.mesh.axis_types
+    ):
+        raise ValueError(
+            f"{name} is sharded ({sharding.spec}) over a mesh with Explicit axes; place it with "
+            "jaxsig.shard_rows, or on a mesh made with axis_types=(AxisType.Auto, ...)"
+        )
+
+
 def as_features(X: ArrayLike, name: str = "X") -> jax.Array:
     """``X`` as a 2-D floating array: integers and booleans are converted, not refused."""
     if _is_concrete(X) and not isinstance(X, jax.Array):
@@ -72,6 +100,7 @@ def as_features(X: ArrayLike, name: str = "X") -> jax.Array:
         raise ValueError(f"{name} is empty: shape {X.shape}; need at least one row and one column")
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))
+    _check_sharding(name, X)
     _check_finite(name, X)
     return X
 
@@ -91,19 +120,16 @@ def as_labels(y: ArrayLike, X: jax.Array, *, require_both_classes: bool = True) 
     y = y.astype(X.dtype)
     _check_finite("y", y)
     if _is_concrete(y):
-        host = _host(y)
-        outside = (host < 0) | (host > 1)
-        if outside.any():
+        low, high, outside, example = (np.asarray(a) for a in _label_summary(y))
+        if outside:
             raise ValueError(
-                f"y must hold labels in [0, 1]; {int(outside.sum())} value(s) are outside, "
-                f"e.g. {host[outside].flat[0]}"
+                f"y must hold labels in [0, 1]; {int(outside)} value(s) are outside, e.g. {example}"
             )
-        columns = host.reshape(n, -1)
-        if require_both_classes and np.any(columns.min(axis=0) == columns.max(axis=0)):
-            constant = int(np.argmax(columns.min(axis=0) == columns.max(axis=0)))
+        if require_both_classes and np.any(low == high):
+            constant = int(np.argmax(low == high))
             raise ValueError(
                 f"y column {constant} holds one class only (every label is "
-                f"{columns[0, constant]}); a logistic model needs both 0 and 1 labels"
+                f"{low[constant]}); a logistic model needs both 0 and 1 labels"
             )
     return y
 
@@ -121,10 +147,10 @@ def as_sample_weight(sample_weight: ArrayLike | None, X: jax.Array) -> jax.Array
     v = v.astype(jnp.promote_types(X.dtype, jnp.float32))  # half-precision data fit in float32
     _check_finite("sample_weight", v)
     if _is_concrete(v):
-        host = _host(v)
-        if (host < 0).any():
-            raise ValueError(f"sample_weight has {int((host < 0).sum())} negative value(s)")
-        if host.sum() <= 0:
+        negative, total = (np.asarray(a) for a in _weight_summary(v))
+        if negative:
+            raise ValueError(f"sample_weight has {int(negative)} negative value(s)")
+        if total <= 0:
             raise ValueError("sample_weight sums to zero: no row would count")
     return v
 
@@ -157,3 +183,35 @@ def check_hyperparameter(name: str, value: ArrayLike, *, positive: bool = False)
     if not np.isfinite(v) or v < 0 or (positive and v == 0):
         bound = "> 0" if positive else ">= 0"
         raise ValueError(f"{name} must be finite and {bound}, got {v}")
+
+
+def as_sweep_axis(name: str, value, integer: bool) -> np.ndarray:
+    """A sweep axis as a finite 1-D host array (a scalar is one value)."""
+    array = np.asarray(value)
+    if array.ndim > 1 or array.size == 0:
+        raise ValueError(f"{name} must be a scalar or a non-empty 1-D sequence, got {array.shape}")
+    array = array.reshape(-1)
+    if integer:
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"{name} values must be integers, got dtype {array.dtype}")
+        return array.astype(np.int64)
+    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise ValueError(f"{name} values must be real numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(f"{name} has a NaN or infinite value at index {bad[0]}: {array[bad[0]]}")
+    return array
+
+
+def check_sweep_range(
+    name: str, values: np.ndarray, low: float, high: float, open_low: bool = False
+) -> None:
+    """Every value in ``[low, high]`` (``(low, high]`` with ``open_low``)."""
+    outside = (values <= low if open_low else values < low) | (values > high)
+    if outside.any():
+        i = int(np.argmax(outside))
+        bound = f"{'>' if open_low else '>='} {low:g}" + (
+            f" and <= {high:g}" if high < np.inf else ""
+        )
+        raise ValueError(f"{name} must be {bound}; index {i} is {values[i]:g}")
