@@ -166,6 +166,18 @@ def prepare(X, y, sample_weight, class_weight, fit_intercept, params) -> Setup:
     return Setup(X.astype(work), y.astype(work), v, params, intercept, X.dtype)
 
 
+def as_problem(setup: Setup, learning_rate, l1, l2, key: jax.Array) -> Problem:
+    """The solvers' problem: ``setup``'s data, normalised row weights and the hyperparameters."""
+    return Problem(
+        setup.X,
+        setup.y,
+        row_weights(setup.params, setup.X, setup.v),
+        *(jnp.asarray(h, setup.X.dtype) for h in (learning_rate, l1, l2)),
+        setup.intercept,
+        key,
+    )
+
+
 def as_key(key) -> jax.Array:
     """A typed PRNG key from None (seed 0), an int seed, a typed key or a legacy uint32 key."""
     if key is None or isinstance(key, int):
@@ -254,14 +266,7 @@ def fit(
     if tol is not None:
         check.check_hyperparameter("tol", tol)
     work = setup.X.dtype
-    problem = Problem(
-        setup.X,
-        setup.y,
-        row_weights(setup.params, setup.X, setup.v),
-        *(jnp.asarray(h, work) for h in (learning_rate, l1, l2)),
-        setup.intercept,
-        as_key(key),
-    )
+    problem = as_problem(setup, learning_rate, l1, l2, as_key(key))
     run = _driver.run(
         make_solver(solver, optimizer, gradient, line_search, batch_size),
         problem,

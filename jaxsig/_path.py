@@ -14,7 +14,6 @@ from jax.typing import ArrayLike
 
 from jaxsig import _fit
 from jaxsig import _validate as check
-from jaxsig._loss import row_weights
 from jaxsig._model import Params
 from jaxsig._solvers import _driver
 from jaxsig._solvers._base import Problem, Solver
@@ -84,14 +83,7 @@ def path(
     check.check_sweep_range("l2", values, 0, np.inf)
     order = np.argsort(-values, kind="stable")
     work = setup.X.dtype
-    problem = Problem(
-        setup.X,
-        setup.y,
-        row_weights(setup.params, setup.X, setup.v),
-        *(jnp.zeros((), work) for _ in range(3)),
-        setup.intercept,
-        jax.random.key(0),
-    )
+    problem = _fit.as_problem(setup, 0.0, 0.0, 0.0, jax.random.key(0))
     fitted, iterations, converged, residual = _scan(
         _fit.make_solver(solver, None, "closed_form", False, None),
         problem,
