@@ -26,15 +26,14 @@ from jaxsig._solvers import _driver, _objective
 from jaxsig._solvers._base import Problem, Solver
 from jaxsig._solvers.optimizer import Optimizer
 
-AXES = ("learning_rate", "l2", "l1", "seed", "threshold", "fold")
-
 
 class SweepResult(NamedTuple):
     """Stacked results, one row per point (P points).
 
     Attributes:
-      points: each point's hyperparameters as given (NumPy), ``{name: (P,)}`` for every name
-        in `AXES`; ``fold`` is -1 without folds.
+      points: each point's hyperparameters as given (NumPy), ``{name: (P,)}`` for
+        ``learning_rate``, ``l2``, ``l1``, ``seed``, ``threshold`` and ``fold`` (-1 without
+        folds).
       params: ``w`` (P, d) and ``b`` (P,).
       history, iterations, converged, gradient_norm: as in `FitResult`, with a leading P axis.
       metrics: ``{"log_loss", "accuracy"}`` (P,) on the held-out fold, or on the training rows
