@@ -79,9 +79,36 @@ def gradient(
     return value_and_gradient(params, X, y, l2=l2, sample_weight=sample_weight)[1]
 
 
-def _weighted_gram(X: jax.Array, c: jax.Array) -> jax.Array:
-    """``X^T diag(c) X`` as one dot over rows (1.5 times faster on XLA:CPU than an einsum)."""
-    return jax.lax.dot_general(X * c[:, None], X, (((0,), (0,)), ((), ())))
+HESSIAN_BLOCK_ROWS = 1024
+
+
+def _gram_rows(X: jax.Array, c: jax.Array) -> jax.Array:
+    """``[X 1]^T diag(c) [X 1]`` for a block of rows, as one dot over rows."""
+    augmented = jnp.concatenate([X, jnp.ones_like(X[:, :1])], axis=1)
+    return jax.lax.dot_general(augmented * c[:, None], augmented, (((0,), (0,)), ((), ())))
+
+
+def augmented_gram(X: jax.Array, c: jax.Array, l2: ArrayLike) -> jax.Array:
+    """``[X 1]^T diag(c) [X 1] + l2 diag(1, ..., 1, 0)`` for one column ``c``, intercept last.
+
+    Summed over blocks of `HESSIAN_BLOCK_ROWS` rows: the scaled rows stay in cache (1.3 to 2
+    times faster on XLA:CPU than one product over all rows), and under a sweep's ``vmap`` each
+    point holds one scaled block, not a scaled copy of ``X``.
+    """
+    n, d = X.shape
+    blocks, rows = divmod(n, HESSIAN_BLOCK_ROWS)
+
+    def add_block(i, total):
+        start = i * HESSIAN_BLOCK_ROWS
+        block = jax.lax.dynamic_slice_in_dim(X, start, HESSIAN_BLOCK_ROWS)
+        return total + _gram_rows(block, jax.lax.dynamic_slice_in_dim(c, start, HESSIAN_BLOCK_ROWS))
+
+    h = jnp.zeros((d + 1, d + 1), X.dtype)
+    if blocks:
+        h = jax.lax.fori_loop(0, blocks, add_block, h)
+    if rows:
+        h = h + _gram_rows(X[n - rows :], c[n - rows :])
+    return h + l2 * jnp.diag(jnp.ones(d + 1, X.dtype).at[-1].set(0))
 
 
 @jax.jit
@@ -89,19 +116,10 @@ def weighted_hessian(params: Params, X: ArrayLike, u: ArrayLike, l2: ArrayLike) 
     """`hessian` with the row weights ``u`` used as given (no normalisation)."""
     X = jnp.asarray(X)
     z = logits(params, X)
-    curvature = prim.sigmoid_derivative(z)
+    c = prim.sigmoid_derivative(z) * jnp.asarray(u, z.dtype).reshape(-1, *([1] * (z.ndim - 1)))
     if z.ndim == 1:
-        curvature = curvature[:, None]
-    c = jnp.asarray(u, z.dtype)[:, None] * curvature  # (n, k)
-    n_features = X.shape[1]
-    h_ww = jax.vmap(_weighted_gram, in_axes=(None, 1))(X, c)
-    h_ww = h_ww + l2 * jnp.eye(n_features, dtype=X.dtype)
-    h_wb = jnp.einsum("nk,nd->kd", c, X)
-    h_bb = jnp.sum(c, axis=0)
-    top = jnp.concatenate([h_ww, h_wb[:, :, None]], axis=2)
-    bottom = jnp.concatenate([h_wb, h_bb[:, None]], axis=1)[:, None, :]
-    h = jnp.concatenate([top, bottom], axis=1)
-    return h[0] if params.w.ndim == 1 else h
+        return augmented_gram(X, c, l2)
+    return jax.vmap(augmented_gram, in_axes=(None, 1, None))(X, c, l2)
 
 
 @jax.jit

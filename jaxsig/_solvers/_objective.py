@@ -19,6 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxsig._derivatives import augmented_gram
 from jaxsig._model import Params, logits
 
 
@@ -73,34 +74,6 @@ def value_and_gradient(
     return total, Params(r @ X + l2 * params.w, jnp.sum(r))
 
 
-HESSIAN_BLOCK_ROWS = 1024
-
-
-def _gram_rows(X: jax.Array, c: jax.Array) -> jax.Array:
-    """``[X 1]^T diag(c) [X 1]`` for a block of rows."""
-    augmented = jnp.concatenate([X, jnp.ones_like(X[:, :1])], axis=1)
-    return jax.lax.dot_general(augmented * c[:, None], augmented, (((0,), (0,)), ((), ())))
-
-
 def hessian(params: Params, X: jax.Array, u: jax.Array, l2: jax.Array) -> jax.Array:
-    """``[X 1]^T diag(u sigma') [X 1] + l2 diag(1, ..., 1, 0)``, intercept last.
-
-    Summed over blocks of `HESSIAN_BLOCK_ROWS` rows: the scaled rows stay in cache (1.3 to 2
-    times faster on XLA:CPU than one product over all rows), and under a sweep's ``vmap`` each
-    point holds one scaled block, not a scaled copy of ``X``.
-    """
-    c = u * curvature(logits(params, X))
-    n, d = X.shape
-    blocks, rows = divmod(n, HESSIAN_BLOCK_ROWS)
-
-    def add_block(i, total):
-        start = i * HESSIAN_BLOCK_ROWS
-        block = jax.lax.dynamic_slice_in_dim(X, start, HESSIAN_BLOCK_ROWS)
-        return total + _gram_rows(block, jax.lax.dynamic_slice_in_dim(c, start, HESSIAN_BLOCK_ROWS))
-
-    h = jnp.zeros((d + 1, d + 1), X.dtype)
-    if blocks:
-        h = jax.lax.fori_loop(0, blocks, add_block, h)
-    if rows:
-        h = h + _gram_rows(X[n - rows :], c[n - rows :])
-    return h + l2 * jnp.diag(jnp.ones(d + 1, X.dtype).at[-1].set(0))
+    """``[X 1]^T diag(u sigma') [X 1] + l2 diag(1, ..., 1, 0)``, intercept last."""
+    return augmented_gram(X, u * curvature(logits(params, X)), l2)
