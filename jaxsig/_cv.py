@@ -12,6 +12,8 @@ from jax.typing import ArrayLike
 from jaxsig import _fit, _folds, _sweep
 
 HIGHER_IS_BETTER = {"log_loss": False, "accuracy": True}
+# sweep options that fit does not take, or takes as the best point's single value
+SWEEP_ONLY = ("l2", "l1", "learning_rate", "seed", "threshold", "grid", "mesh", "mesh_axis")
 
 
 class CrossValidation(NamedTuple):
@@ -80,15 +82,13 @@ def cross_validate(
     best = {k: v[best_index].item() for k, v in points.items()}
     refitted = None
     if refit:
-        options = {k: v for k, v in sweep_options.items() if k not in ("grid", "mesh", "mesh_axis")}
-        options.update(l2=best["l2"], seed=best["seed"])
-        if options.get("l1") is not None:
-            options["l1"] = best["l1"]
-        if options.get("learning_rate") is not None:
-            options["learning_rate"] = best["learning_rate"]
-        options["key"] = options.pop("seed")
-        options.pop("threshold", None)
-        refitted = _fit.fit(X, y, **options)
+        # fit takes one value of each swept hyperparameter; l1 and learning_rate only when given.
+        best_values = {"l2": best["l2"], "key": best["seed"]}
+        for name in ("l1", "learning_rate"):
+            if sweep_options.get(name) is not None:
+                best_values[name] = best[name]
+        options = {k: v for k, v in sweep_options.items() if k not in SWEEP_ONLY}
+        refitted = _fit.fit(X, y, **options, **best_values)
     return CrossValidation(
         points,
         {k: jnp.asarray(v) for k, v in mean.items()},

@@ -79,8 +79,7 @@ def path(
     setup = _fit.prepare(X, y, sample_weight, class_weight, fit_intercept, params)
     if setup.y.ndim != 1:
         raise ValueError(f"path needs one label column, got y of shape {setup.y.shape}")
-    values = check.as_sweep_axis("l2", l2, False)
-    check.check_sweep_range("l2", values, 0, np.inf)
+    values = check.as_sweep_axis("l2", l2, low=0)
     order = np.argsort(-values, kind="stable")
     work = setup.X.dtype
     problem = _fit.as_problem(setup, 0.0, 0.0, 0.0, jax.random.key(0))

@@ -206,17 +206,14 @@ def sweep(
         "learning_rate": check.as_sweep_axis(
             "learning_rate",
             _fit.DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate,
-            False,
+            low=0,
+            open_low=True,
         ),
-        "l2": check.as_sweep_axis("l2", l2, False),
-        "l1": check.as_sweep_axis("l1", 0.0 if l1 is None else l1, False),
-        "seed": check.as_sweep_axis("seed", seed, True),
-        "threshold": check.as_sweep_axis("threshold", threshold, False),
+        "l2": check.as_sweep_axis("l2", l2, low=0),
+        "l1": check.as_sweep_axis("l1", 0.0 if l1 is None else l1, low=0),
+        "seed": check.as_sweep_axis("seed", seed, integer=True),
+        "threshold": check.as_sweep_axis("threshold", threshold, low=0, high=1),
     }
-    check.check_sweep_range("learning_rate", axes["learning_rate"], 0, np.inf, open_low=True)
-    check.check_sweep_range("l2", axes["l2"], 0, np.inf)
-    check.check_sweep_range("l1", axes["l1"], 0, np.inf)
-    check.check_sweep_range("threshold", axes["threshold"], 0, 1)
     if folds is None:
         fold_ids = np.zeros(setup.X.shape[0], np.int32)
         fold_numbers = np.array([-1])

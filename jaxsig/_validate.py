@@ -185,8 +185,17 @@ def check_hyperparameter(name: str, value: ArrayLike, *, positive: bool = False)
         raise ValueError(f"{name} must be finite and {bound}, got {v}")
 
 
-def as_sweep_axis(name: str, value, integer: bool) -> np.ndarray:
-    """A sweep axis as a finite 1-D host array (a scalar is one value)."""
+def as_sweep_axis(
+    name: str,
+    value,
+    *,
+    integer: bool = False,
+    low: float = -np.inf,
+    high: float = np.inf,
+    open_low: bool = False,
+) -> np.ndarray:
+    """A sweep axis as a finite 1-D host array (a scalar is one value), every value in
+    ``[low, high]`` (``(low, high]`` with ``open_low``)."""
     array = np.asarray(value)
     if array.ndim > 1 or array.size == 0:
         raise ValueError(f"{name} must be a scalar or a non-empty 1-D sequence, got {array.shape}")
@@ -201,17 +210,11 @@ def as_sweep_axis(name: str, value, integer: bool) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(array))
     if bad.size:
         raise ValueError(f"{name} has a NaN or infinite value at index {bad[0]}: {array[bad[0]]}")
-    return array
-
-
-def check_sweep_range(
-    name: str, values: np.ndarray, low: float, high: float, open_low: bool = False
-) -> None:
-    """Every value in ``[low, high]`` (``(low, high]`` with ``open_low``)."""
-    outside = (values <= low if open_low else values < low) | (values > high)
+    outside = (array <= low if open_low else array < low) | (array > high)
     if outside.any():
         i = int(np.argmax(outside))
         bound = f"{'>' if open_low else '>='} {low:g}" + (
             f" and <= {high:g}" if high < np.inf else ""
         )
-        raise ValueError(f"{name} must be {bound}; index {i} is {values[i]:g}")
+        raise ValueError(f"{name} must be {bound}; index {i} is {array[i]:g}")
+    return array
