@@ -83,19 +83,14 @@ def jaxsig_runs(X, y):
 def gaps(X, y, solutions: dict) -> dict:
     """Largest relative objective gap over the 64 points, per method, against the best value
     any method reached at that point."""
-    n = len(y)
-    values = {}
-    for name, (w, b) in solutions.items():
-        values[name] = np.array(
-            [
-                float(
-                    jaxsig.objective(
-                        jaxsig.Params(jnp.asarray(wi), jnp.asarray(bi)), X, y, l2=1 / (C * n)
-                    )
-                )
-                for wi, bi, C in zip(w, b, CS, strict=True)
-            ]
-        )
+    objective = jax.jit(
+        jax.vmap(lambda w, b, l2: jaxsig.objective(jaxsig.Params(w, b), X, y, l2=l2))
+    )
+    l2 = jnp.asarray(1 / (CS * len(y)))
+    values = {
+        name: np.asarray(objective(jnp.asarray(w), jnp.asarray(b), l2))
+        for name, (w, b) in solutions.items()
+    }
     best = np.min(np.stack(list(values.values())), axis=0)
     return {name: float(np.max((v - best) / best)) for name, v in values.items()}
 
