@@ -53,6 +53,20 @@ def timed(fn, repeats: int) -> tuple[float, float]:
     return first, float(np.median(times))
 
 
+def measured(section, case, first, steady, baseline, baseline_s) -> dict:
+    """A table row: jaxsig's steady time against a baseline's, compile time apart."""
+    return dict(
+        section=section,
+        case=case,
+        jaxsig_s=steady,
+        baseline=baseline,
+        baseline_s=baseline_s,
+        ratio=steady / baseline_s,
+        compile_s=first - steady,
+        ratio_with_compile=first / baseline_s,
+    )
+
+
 def synthetic(n: int, d: int, dtype, seed: int = 0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)).astype(dtype)
@@ -79,17 +93,8 @@ def epoch_case(rows: int, dtype, repeats: int) -> list[dict]:
     out = []
     for name, grad in variants.items():
         first, t_grad = timed(lambda grad=grad: grad(params, X, y), repeats)
-        out.append(
-            dict(
-                section="epoch",
-                case=f"{rows}x100 {np.dtype(dtype).name} {name}",
-                jaxsig_s=t_grad,
-                baseline="X @ w",
-                baseline_s=t_read,
-                ratio=t_grad / t_read,
-                compile_s=first - t_grad,
-            )
-        )
+        case = f"{rows}x100 {np.dtype(dtype).name} {name}"
+        out.append(measured("epoch", case, first, t_grad, "X @ w", t_read))
     return out
 
 
@@ -153,18 +158,8 @@ def optimum_section(rows: int, repeats: int, rows_out: list) -> None:
         )
     for solver, (first, steady, value) in ours.items():
         gap = (value - best_value) / best_value
-        rows_out.append(
-            dict(
-                section="optimum",
-                case=f"{rows}x100 float64 jaxsig {solver} (gap {gap:.1e})",
-                jaxsig_s=steady,
-                baseline=f"best: {best_name}",
-                baseline_s=best,
-                ratio=steady / best,
-                compile_s=first - steady,
-                ratio_with_compile=first / best,
-            )
-        )
+        case = f"{rows}x100 float64 jaxsig {solver} (gap {gap:.1e})"
+        rows_out.append(measured("optimum", case, first, steady, f"best: {best_name}", best))
 
 
 def small_section(repeats: int, rows_out: list) -> None:
@@ -176,18 +171,8 @@ def small_section(repeats: int, rows_out: list) -> None:
     first, steady = timed(
         lambda: jaxsig.fit(X, y, solver="newton", l2=l2, tol=1e-8).params, repeats
     )
-    rows_out.append(
-        dict(
-            section="small",
-            case="breast cancer float64 newton",
-            jaxsig_s=steady,
-            baseline="sklearn newton-cholesky",
-            baseline_s=baseline,
-            ratio=steady / baseline,
-            compile_s=first - steady,
-            ratio_with_compile=first / baseline,
-        )
-    )
+    case = "breast cancer float64 newton"
+    rows_out.append(measured("small", case, first, steady, "sklearn newton-cholesky", baseline))
 
 
 def toy_section(repeats: int, rows_out: list) -> None:
@@ -199,17 +184,8 @@ def toy_section(repeats: int, rows_out: list) -> None:
         numpy_times.append(time.perf_counter() - start)
     first, steady = timed(lambda: jaxsig.fit(X, y).params, repeats)
     baseline = float(np.median(numpy_times))
-    rows_out.append(
-        dict(
-            section="toy",
-            case="tutorial spam, 1000 epochs float64",
-            jaxsig_s=steady,
-            baseline="tutorial NumPy loop",
-            baseline_s=baseline,
-            ratio=steady / baseline,
-            compile_s=first - steady,
-        )
-    )
+    case = "tutorial spam, 1000 epochs float64"
+    rows_out.append(measured("toy", case, first, steady, "tutorial NumPy loop", baseline))
 
 
 _MEMORY_PROBE = """
