@@ -342,3 +342,11 @@ def test_half_precision_data_keep_their_weights_wide():
     half = jaxsig.fit(X.astype(np.float16), y, solver="newton", l2=0.05, sample_weight=weights)
     full = jaxsig.fit(X.astype(np.float32), y, solver="newton", l2=0.05, sample_weight=weights)
     np.testing.assert_allclose(np.asarray(half.params.w, np.float32), full.params.w, atol=0.05)
+
+
+@pytest.mark.parametrize("options", [dict(solver="sgd", batch_size=7), dict(solver="gd")])
+def test_float32_data_are_fitted_in_float32_with_x64_on_too(options):
+    """No float64 sneaks into a float32 fit (sgd's batch scale n / count once did under x64)."""
+    X, y = synthetic(n=30)
+    result = jaxsig.fit(X.astype(np.float32), y.astype(np.float32), epochs=5, **options)
+    assert result.history.dtype == result.params.w.dtype == np.float32

@@ -43,7 +43,7 @@ def minibatch_sgd(optimizer: Optimizer, batch_size: int, closed_form: bool = Tru
             # to the batch's weight (that would erase sample and class weights, and divide by zero
             # on a batch of zero weights).
             count = jnp.sum(mask)
-            u = problem.u[rows] * mask * (n / count)
+            u = problem.u[rows] * mask * (n / count).astype(problem.u.dtype)
             sub = problem._replace(X=problem.X[rows], y=problem.y[rows], u=u)
             value, grad = smooth_value_and_grad(sub, p, closed_form)
             updates, s = tx.update(
