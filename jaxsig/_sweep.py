@@ -18,7 +18,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
-from jaxsig import _fit
+from jaxsig import _fit, _progress
 from jaxsig import _validate as check
 from jaxsig._distributed import auto_axes, axis_of
 from jaxsig._model import Params, logits
@@ -117,37 +117,92 @@ class _Shared(NamedTuple):
     tol: jax.Array
 
 
+def _problem(shared: _Shared, point: dict) -> Problem:
+    """One point's problem: its hyperparameters and its fold's training rows."""
+    held = _held_out(shared, point)
+    # Without folds every row has fold 0 and the point's fold is -1: train on all rows.
+    train = shared.v * jnp.where(point["fold"] < 0, 1.0, 1.0 - held)
+    return Problem(
+        shared.X,
+        shared.y,
+        train / jnp.sum(train),
+        point["learning_rate"],
+        point["l1"],
+        point["l2"],
+        shared.intercept,
+        jax.random.key(point["seed"]),
+    )
+
+
+def _held_out(shared: _Shared, point: dict) -> jax.Array:
+    """0/1 weights of the rows metrics are measured on: the point's fold, or every row."""
+    held = (shared.folds == point["fold"]).astype(shared.X.dtype)
+    return jnp.where(point["fold"] < 0, 1.0, held)
+
+
+def _outcome(shared: _Shared, point: dict, run: _driver.Run):
+    params = Params(run.params.w, run.params.b * shared.intercept)
+    held = _held_out(shared, point)
+    return params, run, _metrics(params, shared.X, shared.y, shared.v * held, point["threshold"])
+
+
 @functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance"))
 def _run(solver: Solver, shared: _Shared, point: dict, *, epochs: int, until_tolerance: bool):
     def one(point):
-        held = (shared.folds == point["fold"]).astype(shared.X.dtype)
-        # Without folds every row has fold 0 and the point's fold is -1: train on all rows and
-        # report metrics on them.
-        held = jnp.where(point["fold"] < 0, 1.0, held)
-        train = shared.v * jnp.where(point["fold"] < 0, 1.0, 1.0 - held)
-        problem = Problem(
-            shared.X,
-            shared.y,
-            train / jnp.sum(train),
-            point["learning_rate"],
-            point["l1"],
-            point["l2"],
-            shared.intercept,
-            jax.random.key(point["seed"]),
-        )
         run = _driver.run(
             solver,
-            problem,
+            _problem(shared, point),
             shared.params,
             shared.tol,
             epochs=epochs,
             until_tolerance=until_tolerance,
         )
-        params = Params(run.params.w, run.params.b * shared.intercept)
-        metrics = _metrics(params, shared.X, shared.y, shared.v * held, point["threshold"])
-        return params, run, metrics
+        return _outcome(shared, point, run)
 
     return jax.vmap(one)(point)
+
+
+@functools.partial(jax.jit, static_argnames=("solver", "epochs"))
+def _start(solver: Solver, shared: _Shared, point: dict, *, epochs: int) -> _driver.Carry:
+    return jax.vmap(lambda p: _driver.start(solver, _problem(shared, p), shared.params, epochs))(
+        point
+    )
+
+
+@functools.partial(
+    jax.jit, static_argnames=("solver", "until_tolerance"), donate_argnames=("carry",)
+)
+def _advance(
+    solver: Solver, shared: _Shared, point: dict, carry, limit, *, until_tolerance: bool
+) -> _driver.Carry:
+    stop = shared.tol if until_tolerance else jnp.full_like(shared.tol, -jnp.inf)
+    return jax.vmap(lambda p, c: _driver.advance(solver, _problem(shared, p), c, stop, limit))(
+        point, carry
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("until_tolerance",))
+def _finish(shared: _Shared, point: dict, carry, *, until_tolerance: bool):
+    def one(p, c):
+        return _outcome(shared, p, _driver.finish(c, shared.tol, until_tolerance))
+
+    return jax.vmap(one)(point, carry)
+
+
+def _run_in_chunks(solver: Solver, shared: _Shared, point: dict, *, epochs, until_tolerance):
+    """`_run` in chunks from Python behind a progress bar; the same results."""
+    size = next(iter(point.values())).shape[0]
+    with _progress.epochs_bar(epochs, f"sweep of {size} points") as show:
+        carry = _driver.in_chunks(
+            lambda c, limit: _advance(
+                solver, shared, point, c, limit, until_tolerance=until_tolerance
+            ),
+            _start(solver, shared, point, epochs=epochs),
+            epochs,
+            _driver.epochs_run,
+            show,
+        )
+    return _finish(shared, point, carry, until_tolerance=until_tolerance)
 
 
 def sweep(
@@ -174,6 +229,7 @@ def sweep(
     params: Params | None = None,
     mesh: Mesh | None = None,
     mesh_axis: str | None = None,
+    progress: bool = False,
 ) -> SweepResult:
     """Fits every point of a hyperparameter sweep in one compiled call.
 
@@ -186,7 +242,8 @@ def sweep(
     traced: another sweep of the same size reuses the compiled program.
 
     ``mesh`` shards the points over ``mesh_axis`` (default: the mesh's first axis), whose size
-    must divide the number of points.
+    must divide the number of points. ``progress`` shows a bar over epochs as in `fit` (the
+    points advance together, in chunks).
 
     >>> import jax.numpy as jnp, jaxsig
     >>> X = jnp.array([[0.0], [1.0], [2.0], [3.0]]); y = jnp.array([0.0, 1.0, 0.0, 1.0])
@@ -237,7 +294,10 @@ def sweep(
     }
     if mesh is not None:
         shared, stacked = _place(mesh, mesh_axis, shared, stacked)
-    fitted, run, metrics = _run(
+    if progress:
+        _fit.check_concrete_for_progress((shared, stacked))
+    run_points = _run_in_chunks if progress and _progress.on_terminal() else _run
+    fitted, run, metrics = run_points(
         _fit.make_solver(solver, optimizer, gradient, line_search, batch_size),
         shared,
         stacked,
