@@ -472,16 +472,16 @@ def read_npz(
     """
     path = os.fspath(path)
     try:
-        stored = np.load(path, allow_pickle=False)
-        if not isinstance(stored, np.lib.npyio.NpzFile):
-            raise DataError(f"{path}: one .npy array, not an .npz of named arrays")
-        with stored:
+        with open(path, "rb") as f:  # np.load leaks the file it opens when the zip is bad
+            stored = np.load(f, allow_pickle=False)
+            if not isinstance(stored, np.lib.npyio.NpzFile):
+                raise DataError(f"{path}: one .npy array, not an .npz of named arrays")
             arrays = {name: stored[name] for name in stored.files}
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except DataError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        if isinstance(e, DataError):
-            raise
         raise DataError(f"{path}: not a readable .npz file: {e}") from None
     held = ", ".join(arrays) or "nothing"
     if "X" not in arrays:

@@ -402,6 +402,10 @@ def test_npz_not_an_archive_or_pickled(tmp_path):
     path.write_bytes(b"\x00junk" * 10)
     with pytest.raises(DataError, match=r"not a readable \.npz"):
         data.read_npz(path)
+    np.savez(path, X=np.ones((100, 3)))
+    path.write_bytes(path.read_bytes()[:1000])  # truncated: no zip directory
+    with pytest.raises(DataError, match=r"not a readable \.npz"):
+        data.read_npz(path)
     np.save(tmp_path / "one.npy", np.ones(2))
     with pytest.raises(DataError, match=r"one \.npy array"):
         data.read_npz(tmp_path / "one.npy")
