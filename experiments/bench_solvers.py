@@ -8,6 +8,8 @@ steady run) is reported apart, with jaxsig's persistent compilation cache off. S
   small   breast cancer: newton steady state vs scikit-learn's newton-cholesky
   toy     the tutorial's 1000 epochs vs its NumPy loop
   memory  peak resident memory of a --rows x 100 float32 fit, in units of X's size (subprocess)
+  progress  fits with progress=True as on a terminal (the loop in chunks behind a tqdm bar,
+          drawn to /dev/null) against the same fits with it off, calls alternated
 
     python experiments/bench_solvers.py [--rows 1000000] [--optimum-rows 200000] [--json out]
 """
@@ -15,6 +17,7 @@ steady run) is reported apart, with jaxsig's persistent compilation cache off. S
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -36,7 +39,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import jaxsig  # noqa: E402
-from jaxsig import demo  # noqa: E402
+from jaxsig import _progress, demo  # noqa: E402
 from jaxsig._solvers import _objective  # noqa: E402
 
 
@@ -188,6 +191,63 @@ def toy_section(repeats: int, rows_out: list) -> None:
     rows_out.append(measured("toy", case, first, steady, "tutorial NumPy loop", baseline))
 
 
+@contextlib.contextmanager
+def bar_as_on_a_terminal():
+    """progress=True as on a terminal: the loop runs in chunks; the bar, drawn to /dev/null,
+    appears after its usual delay (so only in runs longer than that, as for a user)."""
+    on_terminal, stderr = _progress.on_terminal, sys.stderr
+    with open(os.devnull, "w") as sink:
+        _progress.on_terminal, sys.stderr = (lambda: True), sink
+        try:
+            yield
+        finally:
+            _progress.on_terminal, sys.stderr = on_terminal, stderr
+
+
+def progress_section(rows: int, optimum_rows: int, repeats: int, rows_out: list) -> None:
+    """Each fit with the bar on and off, alternated so that both see the same machine."""
+    big_X, big_y = (jnp.asarray(a) for a in synthetic(rows, 100, np.float32))
+    opt_X, opt_y = (jnp.asarray(a) for a in synthetic(optimum_rows, 100, np.float64, seed=1))
+    cancer_X, cancer_y = load_breast_cancer(return_X_y=True)
+    cancer_X = (cancer_X - cancer_X.mean(0)) / cancer_X.std(0)
+    cases = {
+        "toy: tutorial spam, 1000 epochs gd": lambda progress: jaxsig.fit(
+            demo.SPAM_X, demo.SPAM_Y, progress=progress
+        ),
+        "breast cancer newton to 1e-8": lambda progress: jaxsig.fit(
+            cancer_X, cancer_y, solver="newton", l2=1 / len(cancer_y), tol=1e-8, progress=progress
+        ),
+        f"{optimum_rows}x100 float64 lbfgs to {GRADIENT_TOL:g}": lambda progress: jaxsig.fit(
+            opt_X,
+            opt_y,
+            solver="lbfgs",
+            l2=1 / optimum_rows,
+            tol=GRADIENT_TOL,
+            epochs=1000,
+            progress=progress,
+        ),
+        f"{rows}x100 float32 gd, 20 epochs": lambda progress: jaxsig.fit(
+            big_X, big_y, epochs=20, learning_rate=0.1, progress=progress
+        ),
+    }
+    with bar_as_on_a_terminal():
+        for case, fit in cases.items():
+            timings = {False: [], True: []}
+            firsts = {}
+            for progress in (False, True):  # compile both: their first calls
+                start = time.perf_counter()
+                jax.block_until_ready(fit(progress).params)
+                firsts[progress] = time.perf_counter() - start
+            for _ in range(max(repeats, 5)):
+                for progress in (False, True):
+                    start = time.perf_counter()
+                    jax.block_until_ready(fit(progress).params)
+                    timings[progress].append(time.perf_counter() - start)
+            on, off = (float(np.median(timings[p])) for p in (True, False))
+            row = measured("progress", case, firsts[True], on, "progress off", off)
+            rows_out.append(row | dict(baseline_compile_s=firsts[False] - off))
+
+
 _MEMORY_PROBE = """
 import pathlib, sys, jax, jaxsig
 
@@ -243,6 +303,7 @@ def main() -> None:
     small_section(args.repeats, rows)
     toy_section(args.repeats, rows)
     memory_section(args.rows, rows)
+    progress_section(args.rows, args.optimum_rows, args.repeats, rows)
     print("| section | case | jaxsig s | baseline | baseline s | ratio | compile s |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

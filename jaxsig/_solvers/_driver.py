@@ -112,22 +112,20 @@ def start_columns(solver: Solver, problem: Problem, params: Params, *, epochs: i
 )
 def advance_columns(
     solver: Solver, problem: Problem, carry: Carry, tol: jax.Array, limit, *, until_tolerance: bool
-) -> Carry:
+) -> tuple[Carry, Run]:
+    """`advance` every output column, and the `Run` they would return if this chunk is the last
+    (d-sized, so cheaper than another call)."""
     stop = tol if until_tolerance else jnp.full_like(tol, -jnp.inf)
     if carry.params.w.ndim == 1:
-        return advance(solver, problem, carry, stop, limit)
-    return jax.vmap(lambda pr, c: advance(solver, pr, c, stop, limit), in_axes=(COLUMN_AXES, 0))(
+        carry = advance(solver, problem, carry, stop, limit)
+        return carry, finish(carry, tol, until_tolerance)
+    carry = jax.vmap(lambda pr, c: advance(solver, pr, c, stop, limit), in_axes=(COLUMN_AXES, 0))(
         problem, carry
     )
-
-
-@functools.partial(jax.jit, static_argnames=("until_tolerance",))
-def finish_columns(carry: Carry, tol: jax.Array, *, until_tolerance: bool) -> Run:
-    if carry.params.w.ndim == 1:
-        return finish(carry, tol, until_tolerance)
-    return jax.vmap(
+    run = jax.vmap(
         lambda c: finish(c, tol, until_tolerance), out_axes=Run(Params(1, 0), 1, 0, 0, 0)
     )(carry)
+    return carry, run
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance"))
@@ -200,13 +198,13 @@ def run_in_chunks(
     on_progress: Callable[[int], None],
 ) -> Run:
     """`run`, in chunks from Python, reporting the epochs run after each; the same result."""
-    carry = in_chunks(
-        lambda c, limit: advance_columns(
-            solver, problem, c, tol, limit, until_tolerance=until_tolerance
+    _, last = in_chunks(
+        lambda carry_and_run, limit: advance_columns(
+            solver, problem, carry_and_run[0], tol, limit, until_tolerance=until_tolerance
         ),
-        start_columns(solver, problem, params, epochs=epochs),
+        (start_columns(solver, problem, params, epochs=epochs), None),
         epochs,
-        epochs_run,
+        lambda carry_and_run: epochs_run(carry_and_run[0]),
         on_progress,
     )
-    return finish_columns(carry, tol, until_tolerance=until_tolerance)
+    return last
