@@ -269,6 +269,20 @@ def _numbers(path: str, name: str, cells: list[str], lines: list[int]) -> list[f
     return values
 
 
+def _refuse_mixed(
+    path: str, name: str, cells: list[str], values: list[float | None], lines: list[int]
+) -> None:
+    """A column of numbers with some text (``NA``, ``?``) is missing values, not categories."""
+    numbers = sum(value is not None for value in values)
+    if 0 < numbers < len(values):
+        text = values.index(None)
+        raise DataError(
+            f"{path}, line {lines[text]}, column {name!r}: {cells[text]!r} in a column of "
+            f"numbers ({numbers} of {len(values)} cells are numbers); impute or drop missing "
+            "values first"
+        )
+
+
 def _read_rows(path: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
     """Header, stripped cells and each row's line number; blank lines are skipped."""
     with _open_text(path, newline="") as f:
@@ -326,10 +340,11 @@ def read_csv(
 ) -> Dataset:
     """Read a delimited text file with a header row (UTF-8, ``csv`` module quoting).
 
-    Columns of numbers become float features, in file order. A column with any other text is
-    categorical: one-hot encoded into one feature per category, sorted, named
-    ``"column=category"``. Cells are stripped of surrounding spaces. Empty cells and ``nan`` or
-    ``inf`` cells are refused: impute missing values first.
+    Columns of numbers become float features, in file order. A column of text is categorical:
+    one-hot encoded into one feature per category, sorted, named ``"column=category"``. A
+    column of numbers with some text in it (``NA``, ``?``) is refused as holding missing values,
+    and so are empty, ``nan`` and ``inf`` cells: impute missing values first. Cells are stripped
+    of surrounding spaces.
 
     Args:
         path: the file.
@@ -370,6 +385,7 @@ def read_csv(
         if column == target_index:
             continue
         if categories is None:
+            _refuse_mixed(path, name, cells, values, lines)
             levels = tuple(sorted(set(cells))) if None in values else None
         else:
             levels = tuple(categories[name]) if name in categories else None
