@@ -1,0 +1,427 @@
+"""The commands behind ``jaxsig fit | predict | evaluate | sweep | plot`` (parser in `jaxsig.cli`).
+
+Each command returns an `Outcome`: the text a person reads and the object ``--json`` prints.
+Problems with the input raise ``ValueError`` (or ``OSError``), which `jaxsig.cli` turns into one
+line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import warnings
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+import jaxsig
+from jaxsig import _cli_format as fmt
+from jaxsig import data, io, metrics
+from jaxsig._files import atomic_path
+
+# Newton solves a d x d system per epoch: beyond this many features L-BFGS is cheaper.
+NEWTON_MAX_FEATURES = 256
+DEFAULT_EPOCHS = {"newton": 100, "lbfgs": 1000, "fista": 5000, "gd": 1000, "sgd": 100}
+DEFAULT_TOL = 1e-6  # newton, lbfgs and fista; gd and sgd run a fixed number of epochs
+DEFAULT_BATCH_SIZE = 32
+
+
+class Outcome(NamedTuple):
+    text: str  # for people; "" prints nothing
+    data: dict  # for --json
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the parsed command; warnings (a missed tolerance) go to stderr unless ``--quiet``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", DeprecationWarning)
+        outcome = COMMANDS[args.command](args)
+    if not args.quiet:
+        for warning in caught:
+            print(f"jaxsig: warning: {warning.message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(fmt.as_json(outcome.data))
+    elif not args.quiet and outcome.text:
+        print(outcome.text)
+    return 0
+
+
+def writable(path: str) -> None:
+    """Checks an output path before any work: its folder exists and it is not a folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"cannot write {path}: it is a folder")
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot write {path}: no folder {folder}")
+
+
+def parse_grid(spec: str) -> np.ndarray:
+    """``"LO:HI:N"``: N log-spaced values from LO to HI; else a comma list of values >= 0.
+
+    >>> parse_grid("1e-2:1e2:5").tolist(), parse_grid("0, 0.5").tolist()
+    ([0.01, 0.1, 1.0, 10.0, 100.0], [0.0, 0.5])
+    """
+    problem = (
+        f"bad grid {spec!r}: give LO:HI:N (N log-spaced values, 0 < LO <= HI, N >= 1) or a "
+        "comma list of values >= 0"
+    )
+    try:
+        if ":" in spec:
+            low, high, count = spec.split(":")
+            low, high, count = float(low), float(high), int(count)
+            if not (0 < low <= high < np.inf and count >= 1):
+                raise ValueError(problem)
+            return np.geomspace(low, high, count)
+        values = np.array([float(value) for value in spec.split(",")])
+    except ValueError:
+        raise ValueError(problem) from None
+    if not (np.isfinite(values) & (values >= 0)).all():
+        raise ValueError(problem)
+    return values
+
+
+def solver_options(args: argparse.Namespace, n_features: int, l1: bool) -> dict:
+    """`jaxsig.fit`'s solver, epochs, tol, learning_rate and batch_size from the options."""
+    default = "fista" if l1 else "newton" if n_features <= NEWTON_MAX_FEATURES else "lbfgs"
+    solver = args.solver or default
+    if l1 and solver != "fista":
+        raise ValueError(f"--l1-ratio > 0 needs --solver fista (l1 is not smooth), not {solver}")
+    options = {"solver": solver, "epochs": args.epochs or DEFAULT_EPOCHS[solver]}
+    if args.tol is not None or solver not in ("gd", "sgd"):
+        options["tol"] = DEFAULT_TOL if args.tol is None else args.tol
+    if args.lr is not None:
+        options["learning_rate"] = args.lr
+    if args.batch_size is not None or solver == "sgd":
+        options["batch_size"] = args.batch_size or DEFAULT_BATCH_SIZE
+    return options
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not (args.quiet or args.json)
+
+
+def _standardized(scaling: data.Standardization | None, X: np.ndarray):
+    return X if scaling is None else data.standardize(scaling, X)
+
+
+def saved_model(result, dataset, scaling, threshold: float, options: dict) -> io.SavedModel:
+    """What `io.save` keeps of a fit: parameters, encoding, scaling and the objective per epoch
+    run (a tolerance stop leaves NaN after the last); ``options`` gain the outcome."""
+    iterations = int(result.iterations)
+    return io.SavedModel(
+        params=result.params,
+        feature_names=dataset.feature_names,
+        threshold=threshold,
+        scaling=scaling,
+        target=dataset.target,
+        classes=dataset.classes,
+        categories=dataset.categories,
+        history=np.asarray(result.history)[:iterations],
+        solver_options={
+            **options,
+            "iterations": iterations,
+            "converged": bool(result.converged),
+        },
+    )
+
+
+def training_data(args: argparse.Namespace) -> data.Dataset:
+    dataset = data.read(args.data, target=args.target)
+    if dataset.y is None:
+        raise ValueError(f"{args.data}: name the label column with --target COLUMN")
+    return dataset
+
+
+def _report(model: io.SavedModel, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return metrics.report(y, io.predict_proba(model, X), threshold=model.threshold)
+
+
+def fit(args: argparse.Namespace) -> Outcome:
+    writable(args.output)
+    if not 0 <= args.test_size < 1:
+        raise ValueError(f"--test-size must be at least 0 and below 1, got {args.test_size}")
+    if not 0 <= args.l1_ratio <= 1:
+        raise ValueError(f"--l1-ratio must be between 0 and 1, got {args.l1_ratio}")
+    if not 0 < args.threshold < 1:
+        raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    dataset = training_data(args)
+    key = jax.random.key(args.seed)
+    if args.test_size:
+        train, test = data.train_test_split(key, dataset.y, test_size=args.test_size)
+    else:
+        train, test = np.arange(len(dataset.y)), np.arange(0)
+    scaling = data.fit_standardization(dataset.X[train]) if args.standardize else None
+    X = _standardized(scaling, dataset.X)
+    l1, l2 = args.l1_ratio * args.l2, (1 - args.l1_ratio) * args.l2
+    options = solver_options(args, X.shape[1], l1 > 0)
+    result = jaxsig.fit(
+        X[train],
+        dataset.y[train],
+        l2=l2,
+        **({"l1": l1} if l1 > 0 else {}),
+        key=jax.random.fold_in(key, 1),
+        progress=_progress(args),
+        **options,
+    )
+    model = saved_model(
+        result,
+        dataset,
+        scaling,
+        args.threshold,
+        {
+            **options,
+            "l2": l2,
+            "l1": l1,
+            "standardize": args.standardize,
+            "test_size": args.test_size,
+            "seed": args.seed,
+        },
+    )
+    io.save(args.output, model)
+    columns = {"train": _report(model, dataset.X[train], dataset.y[train])}
+    if test.size:
+        columns["held-out"] = _report(model, dataset.X[test], dataset.y[test])
+    recorded = model.solver_options
+    state = "converged" if recorded["converged"] else "stopped"
+    summary = (
+        f"{options['solver']} on {train.size} rows x {X.shape[1]} features "
+        f"(l2={l2:g}, l1={l1:g}): {state} after {recorded['iterations']} epochs"
+    )
+    text = f"{summary}\n{fmt.metrics_table(columns)}\nmodel written to {args.output}"
+    return Outcome(
+        text,
+        {
+            "model": args.output,
+            "rows": {"train": int(train.size), "held-out": int(test.size)},
+            "features": list(dataset.feature_names),
+            "classes": list(dataset.classes),
+            "options": recorded,
+            "metrics": columns,
+        },
+    )
+
+
+def features(model: io.SavedModel, dataset: data.Dataset, path: str) -> np.ndarray:
+    """The model's feature columns of ``dataset``, in its order: the same set, or an error."""
+    names, expected = dataset.feature_names, model.feature_names
+    if set(names) != set(expected):
+        differ = [
+            f"{which} {', '.join(columns[:5])}{', ...' * (len(columns) > 5)}"
+            for which, columns in (
+                ("missing", [name for name in expected if name not in names]),
+                ("unknown", [name for name in names if name not in expected]),
+            )
+            if columns
+        ]
+        raise ValueError(
+            f"{path} has {len(names)} feature(s), the model {len(expected)}: {'; '.join(differ)}"
+        )
+    return dataset.X[:, [names.index(name) for name in expected]]
+
+
+def model_data(model: io.SavedModel, path: str, *, labels: bool):
+    """Features and 0/1 labels of ``path``, encoded as the model's training data was; with
+    ``labels=False`` the labels may be absent (None)."""
+    dataset = data.read(
+        path,
+        target=model.target,
+        categories=model.categories,
+        classes=model.classes,
+        n_features=len(model.feature_names),
+        optional_target=not labels,
+    )
+    if labels and dataset.y is None:
+        raise ValueError(f"{path} holds no labels to measure the model against")
+    return features(model, dataset, path), dataset.y
+
+
+def predict(args: argparse.Namespace) -> Outcome:
+    if args.output:
+        writable(args.output)
+    model = io.load(args.model)
+    X, _ = model_data(model, args.data, labels=False)
+    columns = [[str(label) for label in io.predict(model, X).tolist()]]
+    header = ["prediction"]
+    if args.proba:
+        columns.append([str(p) for p in np.asarray(io.predict_proba(model, X))])
+        header.append("probability")
+    rows = [header, *zip(*columns, strict=True)]
+    if not args.output:
+        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
+        return Outcome("", {})
+    with atomic_path(args.output) as tmp, open(tmp, "w", newline="") as file:
+        csv.writer(file, lineterminator="\n").writerows(rows)
+    return Outcome(f"{len(X)} predictions written to {args.output}", {})
+
+
+def evaluate(args: argparse.Namespace) -> Outcome:
+    if args.plots:
+        from jaxsig import plot  # before the work: a missing plot extra fails fast
+    model = io.load(args.model)
+    X, y = model_data(model, args.data, labels=True)
+    proba = io.predict_proba(model, X)
+    report = metrics.report(y, proba, threshold=model.threshold)
+    written = []
+    if args.plots:
+        os.makedirs(args.plots, exist_ok=True)
+        figures = [
+            ("roc.png", plot.roc, (y, proba)),
+            ("calibration.png", plot.calibration, (y, proba)),
+        ]
+        if model.history is not None:
+            figures.append(("loss_curve.png", plot.loss_curve, (model.history,)))
+        for name, draw, inputs in figures:
+            written.append(os.path.join(args.plots, name))
+            plot.save(draw(*inputs), written[-1])
+    text = f"{args.model} on {len(y)} rows of {args.data}\n{fmt.metrics_table({'value': report})}"
+    if written:
+        text += "\nplots written: " + ", ".join(written)
+    return Outcome(text, {"rows": len(y), "metrics": report, "plots": written})
+
+
+def sweep(args: argparse.Namespace) -> Outcome:
+    for path in (args.output, args.plot):
+        if path:
+            writable(path)
+    grid = parse_grid(args.l2)
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, got {args.top}")
+    if args.plot:
+        from jaxsig import plot  # before the work: a missing plot extra fails fast
+    dataset = training_data(args)
+    scaling = data.fit_standardization(dataset.X) if args.standardize else None
+    X = _standardized(scaling, dataset.X)
+    options = solver_options(args, X.shape[1], l1=False)
+    cv = jaxsig.cross_validate(
+        X,
+        dataset.y,
+        key=jax.random.key(args.seed),
+        n_folds=args.cv,
+        scoring=args.scoring,
+        refit=args.output is not None,
+        l2=grid,
+        progress=_progress(args),
+        **options,
+    )
+    values = cv.points["l2"]
+    mean = {name: np.asarray(m) for name, m in cv.mean.items()}
+    std = {name: np.asarray(s) for name, s in cv.std.items()}
+    # the stable sort keeps the first of equal points first, as cross_validate's best
+    ranking = np.argsort(
+        -mean[args.scoring] if args.scoring == "accuracy" else mean[args.scoring], kind="stable"
+    )
+    rows = [
+        [str(rank), f"{values[i]:.4g}"]
+        + [
+            fmt.number(float(m[i]))
+            for name in ("log_loss", "accuracy")
+            for m in (mean[name], std[name])
+        ]
+        for rank, i in enumerate(ranking[: args.top], 1)
+    ]
+    outputs = []
+    if args.plot:
+        ax = plot.validation_curve(
+            values,
+            mean[args.scoring],
+            std[args.scoring],
+            name="l2",
+            metric=args.scoring,
+            best=cv.best["l2"],
+        )
+        plot.save(ax, args.plot)
+        outputs.append(f"validation curve written to {args.plot}")
+    if args.output:
+        model = saved_model(
+            cv.refit,
+            dataset,
+            scaling,
+            0.5,
+            {
+                **options,
+                "l2": cv.best["l2"],
+                "l1": 0.0,
+                "standardize": args.standardize,
+                "cv": args.cv,
+                "scoring": args.scoring,
+                "seed": args.seed,
+            },
+        )
+        io.save(args.output, model)
+        outputs.append(f"model (refit at l2={cv.best['l2']:.4g}) written to {args.output}")
+    header = ["rank", "l2", "log_loss", "sd", "accuracy", "sd"]
+    summary = (
+        f"{args.cv}-fold cross-validation of {len(values)} l2 values with {options['solver']} "
+        f"on {len(dataset.y)} rows x {X.shape[1]} features, best by {args.scoring}"
+    )
+    text = "\n".join([summary, fmt.table(header, rows), *outputs])
+    points = [
+        {
+            "l2": float(values[i]),
+            **{name: {"mean": float(mean[name][i]), "std": float(std[name][i])} for name in mean},
+        }
+        for i in range(len(values))
+    ]
+    return Outcome(
+        text,
+        {
+            "best": {
+                "l2": cv.best["l2"],
+                **{name: float(mean[name][cv.best_index]) for name in mean},
+            },
+            "points": points,
+            "model": args.output,
+            "plot": args.plot,
+        },
+    )
+
+
+def raw_params(model: io.SavedModel) -> jaxsig.Params:
+    """The parameters on unscaled features: ``w / scale`` and ``b - sum(w mean / scale)``."""
+    w, b = np.asarray(model.params.w), np.asarray(model.params.b)
+    if model.scaling is None:
+        return jaxsig.Params(w, b)
+    mean, scale = np.asarray(model.scaling.mean), np.asarray(model.scaling.scale)
+    return jaxsig.Params(w / scale, b - np.sum(w * mean / scale))
+
+
+def plot_figure(args: argparse.Namespace) -> Outcome:
+    writable(args.output)
+    from jaxsig import plot
+
+    if args.figure == "sigmoid":
+        ax = plot.sigmoid()
+    else:
+        model = io.load(args.model)
+        if args.figure == "loss":
+            if model.history is None or not len(model.history):
+                raise ValueError(f"{args.model} holds no loss history to plot")
+            ax = plot.loss_curve(model.history)
+        else:
+            X, y = model_data(model, args.data, labels=True)
+            if args.figure == "boundary":
+                if X.shape[1] != 2:
+                    raise ValueError(
+                        f"a decision boundary needs a model of two features; {args.model} has "
+                        f"{X.shape[1]}"
+                    )
+                ax = plot.decision_boundary(raw_params(model), X, y)
+            else:
+                proba = io.predict_proba(model, X)
+                draw = plot.roc if args.figure == "roc" else plot.calibration
+                ax = draw(y, proba)
+    plot.save(ax, args.output)
+    return Outcome(f"{args.figure} plot written to {args.output}", {})
+
+
+COMMANDS = {
+    "fit": fit,
+    "predict": predict,
+    "evaluate": evaluate,
+    "sweep": sweep,
+    "plot": plot_figure,
+}
