@@ -48,7 +48,8 @@ def _axes(ax: Axes | None) -> Axes:
 
 def _diagonal(ax: Axes, label: str) -> None:
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label=label)
-    ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal")
+    # a margin, so that a curve along an edge (an AUC near 1) stays visible
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), aspect="equal")
 
 
 def sigmoid(ax: Axes | None = None) -> Axes:
@@ -170,7 +171,7 @@ def validation_curve(
     ax.plot(values, mean, marker="o", markersize=3, label=f"mean {metric}")
     if std is not None:
         spread = np.asarray(std, np.float64)[order]
-        ax.fill_between(values, mean - spread, mean + spread, alpha=0.25, label="+- 1 std")
+        ax.fill_between(values, mean - spread, mean + spread, alpha=0.25, label="± 1 std")
     if best is not None:
         ax.axvline(best, linestyle="--", color="k", linewidth=1, label=f"best {name} = {best:.3g}")
     ax.set_xscale("log")
