@@ -241,6 +241,9 @@ def _bin_sums(y_true, y_prob, sample_weight, n_bins: int):
     return sums[:, 0], sums[:, 1], sums[:, 2]
 
 
+_compiled_bin_sums = jax.jit(_bin_sums, static_argnames="n_bins")
+
+
 @_metric(static_argnames=("n_bins",))
 def expected_calibration_error(
     y_true: ArrayLike,
@@ -318,9 +321,7 @@ def calibration_curve(
     >>> print(*(a.round(2) for a in curve))
     [0.15 0.9 ] [0.5 1. ] [2. 1.]
     """
-    sums = jax.jit(_bin_sums, static_argnames="n_bins")(
-        *_arrays(y_true, y_prob, sample_weight), n_bins=n_bins
-    )
+    sums = _compiled_bin_sums(*_arrays(y_true, y_prob, sample_weight), n_bins=n_bins)
     total, sum_p, sum_y = (np.asarray(a, np.float64) for a in sums)
     used = total > 0
     return sum_p[used] / total[used], sum_y[used] / total[used], total[used]
