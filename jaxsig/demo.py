@@ -86,32 +86,23 @@ def loan_approval(key: jax.Array) -> None:
 def sigmoid_plot(out_dir: pathlib.Path) -> None:
     print("== The sigmoid and its derivative ==")
     try:
-        import matplotlib
+        from jaxsig import plot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        ax = plot.sigmoid()
     except ImportError:
         print("matplotlib is missing: pip install 'jaxsig[plot]' to draw the plot.\n")
         return
-    x = jnp.linspace(-10, 10, 401)
-    s = jaxsig.sigmoid(x)
-    ds = jax.vmap(jax.grad(jaxsig.sigmoid))(x)
     # Saturated where the derivative has fallen below 1% of its peak of 1/4 (|x| > 5.99).
     edge = float(jaxsig.logit(0.5 + 0.5 * np.sqrt(0.99)))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(x, s, label="sigmoid(x)")
-    ax.plot(x, ds, label="sigmoid'(x) = sigmoid(x) sigmoid(-x)")
-    for lo, hi in [(-10, -edge), (edge, 10)]:
+    low, high = ax.get_xlim()
+    for lo, hi in [(low, -edge), (edge, high)]:
         ax.axvspan(lo, hi, color="grey", alpha=0.2)
-    ax.text(-9.8, 0.35, "saturated:\noutput near 0,\ngradient vanishes", fontsize=7)
-    ax.text(edge + 0.2, 0.35, "saturated:\noutput near 1,\ngradient vanishes", fontsize=7)
-    ax.set(title="Sigmoid function", xlabel="Input", ylabel="Output")
-    ax.grid(True)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_xlim(low, high)
+    ax.text(low + 0.1, 0.35, "saturated:\noutput near 0,\ngradient\nvanishes", fontsize=7)
+    ax.text(edge + 0.1, 0.35, "saturated:\noutput near 1,\ngradient\nvanishes", fontsize=7)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "sigmoid.png"
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    plot.save(ax, path)
     print(f"saturated where sigmoid' < 1% of its peak: |x| > {edge:.2f}; plot written to {path}\n")
 
 
