@@ -1,6 +1,14 @@
-"""jaxsig: exact sigmoid primitives, closed-form derivatives and compiled logistic training."""
+"""jaxsig: exact sigmoid primitives, closed-form derivatives and compiled logistic training.
+
+Sub-modules on the core dependencies load with the package: ``jaxsig.metrics``, ``jaxsig.data``
+and ``jaxsig.io``. Those needing an extra are imported by name: ``jaxsig.plot`` (matplotlib)
+and ``jaxsig.sklearn`` (scikit-learn).
+"""
 
 from jaxsig import _compilation_cache
+from jaxsig import data as data
+from jaxsig import io as io
+from jaxsig import metrics as metrics
 from jaxsig._cv import CrossValidation as CrossValidation
 from jaxsig._cv import cross_validate as cross_validate
 from jaxsig._derivatives import GradientCheck as GradientCheck
