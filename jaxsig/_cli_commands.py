@@ -410,6 +410,7 @@ def plot_figure(args: argparse.Namespace) -> Outcome:
                         f"{X.shape[1]}"
                     )
                 ax = plot.decision_boundary(raw_params(model), X, y)
+                ax.set(xlabel=model.feature_names[0], ylabel=model.feature_names[1])
             else:
                 proba = io.predict_proba(model, X)
                 draw = plot.roc if args.figure == "roc" else plot.calibration

@@ -273,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as error:
         return _fail(_missing_extra(error))
     except OSError as error:
-        return _fail(f"{error.filename}: {error.strerror}" if error.filename else str(error))
+        problem = error.strerror or str(error)
+        return _fail(f"{error.filename}: {problem}" if error.filename else problem)
     except ValueError as error:  # the library's DataError, ModelFileError and validation
         return _fail(str(error))
     except KeyboardInterrupt:
@@ -285,7 +286,9 @@ _EXTRAS = {"matplotlib": "plot", "sklearn": "sklearn"}
 
 
 def _missing_extra(error: ImportError) -> str:
-    module = (error.name or "").partition(".")[0]
+    # the module that was missing, also where a library re-raised with its own message
+    names = [e.name for e in (error, error.__cause__) if isinstance(e, ImportError) and e.name]
+    module = names[0].partition(".")[0] if names else ""
     if module in _EXTRAS:
         return f"this needs {module}: pip install 'jaxsig[{_EXTRAS[module]}]'"
     return str(error)
