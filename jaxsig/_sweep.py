@@ -146,8 +146,40 @@ def _outcome(shared: _Shared, point: dict, run: _driver.Run):
     return params, run, _metrics(params, shared.X, shared.y, shared.v * held, point["threshold"])
 
 
+# Per-point problems share X, y, the intercept switch; row weights and hyperparameters vary.
+POINT_AXES = Problem(None, None, 0, 0, 0, 0, None, 0)
+
+
+def _problems(shared: _Shared, point: dict) -> Problem:
+    return jax.vmap(lambda p: _problem(shared, p), out_axes=POINT_AXES)(point)
+
+
+def _start_points(solver: Solver, shared: _Shared, point: dict, epochs: int) -> _driver.Carry:
+    return jax.vmap(
+        lambda pr: _driver.start(solver, pr, shared.params, epochs), in_axes=(POINT_AXES,)
+    )(_problems(shared, point))
+
+
+def _advance_points(solver, shared: _Shared, point: dict, carry, stop, limit) -> _driver.Carry:
+    """Every point in one loop (`_driver.advance`), the solver's step vmapped inside it."""
+    step = jax.vmap(solver.step, in_axes=(POINT_AXES, 0, 0))
+    return _driver.advance(functools.partial(step, _problems(shared, point)), carry, stop, limit)
+
+
+def _finish_points(shared: _Shared, point: dict, carry, until_tolerance: bool):
+    def one(p, c):
+        return _outcome(shared, p, _driver.finish(c, shared.tol, until_tolerance))
+
+    return jax.vmap(one)(point, carry)
+
+
 @functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance"))
 def _run(solver: Solver, shared: _Shared, point: dict, *, epochs: int, until_tolerance: bool):
+    if until_tolerance:
+        carry = _start_points(solver, shared, point, epochs)
+        carry = _advance_points(solver, shared, point, carry, shared.tol, epochs)
+        return _finish_points(shared, point, carry, until_tolerance)
+
     def one(point):
         run = _driver.run(
             solver,
@@ -155,18 +187,14 @@ def _run(solver: Solver, shared: _Shared, point: dict, *, epochs: int, until_tol
             shared.params,
             shared.tol,
             epochs=epochs,
-            until_tolerance=until_tolerance,
+            until_tolerance=False,
         )
         return _outcome(shared, point, run)
 
     return jax.vmap(one)(point)
 
 
-@functools.partial(jax.jit, static_argnames=("solver", "epochs"))
-def _start(solver: Solver, shared: _Shared, point: dict, *, epochs: int) -> _driver.Carry:
-    return jax.vmap(lambda p: _driver.start(solver, _problem(shared, p), shared.params, epochs))(
-        point
-    )
+_start = jax.jit(_start_points, static_argnames=("solver", "epochs"))
 
 
 @functools.partial(
@@ -175,18 +203,11 @@ def _start(solver: Solver, shared: _Shared, point: dict, *, epochs: int) -> _dri
 def _advance(
     solver: Solver, shared: _Shared, point: dict, carry, limit, *, until_tolerance: bool
 ) -> _driver.Carry:
-    stop = shared.tol if until_tolerance else jnp.full_like(shared.tol, -jnp.inf)
-    return jax.vmap(lambda p, c: _driver.advance(solver, _problem(shared, p), c, stop, limit))(
-        point, carry
-    )
+    stop = _driver.stop_at(shared.tol, until_tolerance)
+    return _advance_points(solver, shared, point, carry, stop, limit)
 
 
-@functools.partial(jax.jit, static_argnames=("until_tolerance",))
-def _finish(shared: _Shared, point: dict, carry, *, until_tolerance: bool):
-    def one(p, c):
-        return _outcome(shared, p, _driver.finish(c, shared.tol, until_tolerance))
-
-    return jax.vmap(one)(point, carry)
+_finish = jax.jit(_finish_points, static_argnames=("until_tolerance",))
 
 
 def _run_in_chunks(solver: Solver, shared: _Shared, point: dict, *, epochs, until_tolerance):
@@ -197,7 +218,7 @@ def _run_in_chunks(solver: Solver, shared: _Shared, point: dict, *, epochs, unti
             lambda c, limit: _advance(
                 solver, shared, point, c, limit, until_tolerance=until_tolerance
             ),
-            _start(solver, shared, point, epochs=epochs),
+            _start(solver, shared, point, epochs),
             epochs,
             _driver.epochs_run,
             show,

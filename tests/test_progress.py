@@ -163,3 +163,21 @@ def test_progress_needs_concrete_inputs():
     X, y = _data(np.float32)
     with pytest.raises(ValueError, match=r"progress=True .* concrete"):
         jax.jit(lambda X: jaxsig.fit(X, y, epochs=5, progress=True).params.w)(jnp.asarray(X))
+
+
+def test_a_batch_writes_its_history_in_place():
+    """Problems of a batch (columns, sweep points) share one epoch counter, so the history is
+    written with a dynamic_update_slice; a per-problem index would make it a scatter, which
+    XLA:CPU ran about twice as slow as the epochs themselves in a gd sweep."""
+    from jaxsig import _fit
+
+    X, Y = _data(np.float32, columns=2)
+    setup = _fit.prepare(X, Y, None, None, True, None)
+    problem = _fit.as_problem(setup, 0.1, 0.0, 0.0, _fit.as_key(None))
+    solver = _fit.make_solver("gd", None, "closed_form", False, None)
+    carry = _driver.start_columns(solver, problem, setup.params, epochs=50)
+    for until_tolerance in (False, True):
+        lowered = _driver.advance_columns.lower(
+            solver, problem, carry, jnp.float32(0), 10, until_tolerance=until_tolerance
+        ).as_text()
+        assert "dynamic_update_slice" in lowered and "scatter" not in lowered

@@ -1,8 +1,8 @@
 """Runs a solver: ``lax.scan`` for a fixed number of epochs, or ``lax.while_loop`` to a tolerance.
 
-One output column at a time; several columns run as independent problems under ``vmap``. For a
-progress bar the same loop runs in chunks called from Python (`start`, `advance`, `finish`),
-carrying the solver's state between calls.
+A loop steps one problem, or a batch of them (output columns, sweep points) with the solver's
+step vmapped inside one loop. For a progress bar the same loop runs in chunks called from
+Python (`start`, `advance`, `finish`), carrying the solver's state between calls.
 """
 
 from __future__ import annotations
@@ -29,13 +29,17 @@ class Run(NamedTuple):
 
 
 class Carry(NamedTuple):
-    """A run between chunks: history is NaN for epochs not run, residual inf before the first."""
+    """A run between chunks: history is NaN for epochs not run, residual inf before the first.
+    For a batch every leaf leads with the batch axis."""
 
     params: Params
     state: Any
     epoch: jax.Array
     history: jax.Array
     residual: jax.Array
+
+
+Step = Callable[[Params, Any], tuple[Params, Any, jax.Array, jax.Array]]
 
 
 def start(solver: Solver, problem: Problem, params: Params, epochs: int) -> Carry:
@@ -49,23 +53,50 @@ def start(solver: Solver, problem: Problem, params: Params, epochs: int) -> Carr
     )
 
 
-def advance(
-    solver: Solver, problem: Problem, carry: Carry, stop_at: jax.Array, limit: jax.Array
-) -> Carry:
-    """Steps until ``limit`` epochs have run or the residual at the incoming parameters is at
-    most ``stop_at`` (-inf for a fixed number of epochs)."""
+def _select(take: jax.Array, new, old):
+    """``new`` for the problems where ``take`` (shape () or (batch,)), else ``old``."""
 
-    def running(c: Carry):
-        return (c.epoch < limit) & ~(c.residual <= stop_at)
+    def pick(n, o):
+        return jnp.where(take.reshape(take.shape + (1,) * (jnp.ndim(n) - take.ndim)), n, o)
 
-    def body(c: Carry) -> Carry:
-        new, state, value, residual = solver.step(problem, c.params, c.state)
+    return jax.tree.map(pick, new, old)
+
+
+def advance(step: Step, carry: Carry, stop: jax.Array, limit) -> Carry:
+    """Steps each problem whose residual at its incoming parameters exceeds ``stop`` (-inf for a
+    fixed number of epochs) until ``limit`` epochs have run.
+
+    ``step(params, state)`` and ``carry`` are one problem's, or a batch's (``step`` vmapped).
+    One epoch counter serves the batch: problems still running have all run that many epochs,
+    so the history is written in place at one index rather than scattered per problem.
+    """
+
+    def running(loop):
+        i, c = loop
+        return (i < limit) & jnp.any(~(c.residual <= stop))
+
+    def body(loop):
+        i, c = loop
+        # One problem runs only while active; a constant lets XLA drop its selects, so that the
+        # loop is the same program as without chunks, bit for bit.
+        active = ~(c.residual <= stop) if c.residual.ndim else jnp.asarray(True)
+        new, state, value, residual = step(c.params, c.state)
         # The step that finds the tolerance met keeps the parameters it was given.
-        done = residual <= stop_at
-        params = jax.tree.map(lambda old, n: jnp.where(done, old, n), c.params, new)
-        return Carry(params, state, c.epoch + 1, c.history.at[c.epoch].set(value), residual)
+        moved = active & ~(residual <= stop)
+        last = jax.lax.dynamic_index_in_dim(c.history, i, axis=-1, keepdims=False)
+        history = jax.lax.dynamic_update_index_in_dim(
+            c.history, jnp.where(active, value, last).astype(c.history.dtype), i, axis=-1
+        )
+        return i + 1, Carry(
+            _select(moved, new, c.params),
+            _select(active, state, c.state),
+            c.epoch + active,
+            history,
+            jnp.where(active, residual, c.residual),
+        )
 
-    return jax.lax.while_loop(running, body, carry)
+    _, carry = jax.lax.while_loop(running, body, (jnp.max(carry.epoch), carry))
+    return carry
 
 
 def finish(carry: Carry, tol: jax.Array, until_tolerance: bool) -> Run:
@@ -89,17 +120,20 @@ def _fixed(solver: Solver, problem: Problem, params: Params, epochs: int, tol) -
     return Run(params, history, jnp.asarray(epochs), last <= tol, last)
 
 
-def _to_tolerance(solver: Solver, problem: Problem, params: Params, epochs: int, tol) -> Run:
-    carry = advance(solver, problem, start(solver, problem, params, epochs), tol, epochs)
-    return finish(carry, tol, until_tolerance=True)
-
-
 COLUMN_AXES = Problem(None, 1, None, None, None, None, None, None)
+# Carries and runs of several columns: the carry leads with the column axis; a Run keeps
+# fit's layout, w (d, k), history (epochs, k).
+COLUMN_RUN_AXES = Run(Params(1, 0), 1, 0, 0, 0)
 
 
-@functools.partial(jax.jit, static_argnames=("solver", "epochs"))
-def start_columns(solver: Solver, problem: Problem, params: Params, *, epochs: int) -> Carry:
-    """`start` for every output column; several columns lead the carry's axes."""
+def _one_or_columns(solver: Solver, problem: Problem, columns: bool) -> Step:
+    if not columns:
+        return functools.partial(solver.step, problem)
+    step = jax.vmap(solver.step, in_axes=(COLUMN_AXES, 0, 0))
+    return functools.partial(step, problem)
+
+
+def _start_one_or_columns(solver: Solver, problem: Problem, params: Params, epochs: int) -> Carry:
     if params.w.ndim == 1:
         return start(solver, problem, params, epochs)
     return jax.vmap(
@@ -107,25 +141,15 @@ def start_columns(solver: Solver, problem: Problem, params: Params, *, epochs: i
     )(problem, params)
 
 
-@functools.partial(
-    jax.jit, static_argnames=("solver", "until_tolerance"), donate_argnames=("carry",)
-)
-def advance_columns(
-    solver: Solver, problem: Problem, carry: Carry, tol: jax.Array, limit, *, until_tolerance: bool
-) -> tuple[Carry, Run]:
-    """`advance` every output column, and the `Run` they would return if this chunk is the last
-    (d-sized, so cheaper than another call)."""
-    stop = tol if until_tolerance else jnp.full_like(tol, -jnp.inf)
-    if carry.params.w.ndim == 1:
-        carry = advance(solver, problem, carry, stop, limit)
-        return carry, finish(carry, tol, until_tolerance)
-    carry = jax.vmap(lambda pr, c: advance(solver, pr, c, stop, limit), in_axes=(COLUMN_AXES, 0))(
-        problem, carry
-    )
-    run = jax.vmap(
-        lambda c: finish(c, tol, until_tolerance), out_axes=Run(Params(1, 0), 1, 0, 0, 0)
-    )(carry)
-    return carry, run
+def _finish_one_or_columns(carry: Carry, tol: jax.Array, until_tolerance: bool) -> Run:
+    if carry.history.ndim == 1:
+        return finish(carry, tol, until_tolerance)
+    return jax.vmap(lambda c: finish(c, tol, until_tolerance), out_axes=COLUMN_RUN_AXES)(carry)
+
+
+def stop_at(tol: jax.Array, until_tolerance: bool) -> jax.Array:
+    """The residual that stops a problem: ``tol``, or -inf (never) for fixed epochs."""
+    return tol if until_tolerance else jnp.full_like(tol, -jnp.inf)
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance"))
@@ -140,15 +164,37 @@ def run(
 ) -> Run:
     """Solves every output column; ``problem.y`` and ``params`` carry a trailing column axis when
     there are several."""
-    solve = _to_tolerance if until_tolerance else _fixed
-    if params.w.ndim == 1:
-        return solve(solver, problem, params, epochs, tol)
-    columns = jax.vmap(
-        lambda pr, p: solve(solver, pr, p, epochs, tol),
+    columns = params.w.ndim == 2
+    if until_tolerance:
+        carry = _start_one_or_columns(solver, problem, params, epochs)
+        carry = advance(_one_or_columns(solver, problem, columns), carry, tol, epochs)
+        return _finish_one_or_columns(carry, tol, until_tolerance)
+    if not columns:
+        return _fixed(solver, problem, params, epochs, tol)
+    return jax.vmap(
+        lambda pr, p: _fixed(solver, pr, p, epochs, tol),
         in_axes=(COLUMN_AXES, Params(1, 0)),
-        out_axes=Run(Params(1, 0), 1, 0, 0, 0),
-    )
-    return columns(problem, params)
+        out_axes=COLUMN_RUN_AXES,
+    )(problem, params)
+
+
+@functools.partial(jax.jit, static_argnames=("solver", "epochs"))
+def start_columns(solver: Solver, problem: Problem, params: Params, *, epochs: int) -> Carry:
+    """`start` for one problem or every output column (leading the carry's axes)."""
+    return _start_one_or_columns(solver, problem, params, epochs)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("solver", "until_tolerance"), donate_argnames=("carry",)
+)
+def advance_columns(
+    solver: Solver, problem: Problem, carry: Carry, tol: jax.Array, limit, *, until_tolerance: bool
+) -> tuple[Carry, Run]:
+    """`advance` one problem or every output column, and the `Run` they would return if this
+    chunk is the last (d-sized, so cheaper than another call)."""
+    step = _one_or_columns(solver, problem, carry.history.ndim == 2)
+    carry = advance(step, carry, stop_at(tol, until_tolerance), limit)
+    return carry, _finish_one_or_columns(carry, tol, until_tolerance)
 
 
 # A chunk should take about this long: the bar moves a few times a second, and the calls'
@@ -183,7 +229,7 @@ def in_chunks(
 
 
 def epochs_run(carry: Carry) -> int:
-    """The most epochs any column has run (a host read, no extra dispatch)."""
+    """The most epochs any problem has run (a host read, no extra dispatch)."""
     return int(np.max(np.asarray(carry.epoch)))
 
 
