@@ -22,7 +22,8 @@ class CrossValidation(NamedTuple):
     Attributes:
       points: ``{name: (Q,)}`` hyperparameters, as in `SweepResult` without ``fold``.
       mean, std: ``{metric: (Q,)}`` over the folds' held-out rows (std with ``ddof=0``).
-      best_index: the point with the best mean ``scoring`` (the first one on ties).
+      best_index: the point with the best mean ``scoring`` (the first one on ties; NaN, from a
+        diverged fit, is the worst).
       best: that point's hyperparameters, as Python floats and ints.
       refit: `fit` on every row at the best point (None with ``refit=False``).
       sweep: the underlying `SweepResult`, Q * k rows, folds fastest.
@@ -35,6 +36,12 @@ class CrossValidation(NamedTuple):
     best: dict[str, float | int]
     refit: _fit.FitResult | None
     sweep: _sweep.SweepResult
+
+
+def best_point(score: np.ndarray, scoring: str) -> int:
+    """The index of the best score, the first on ties; NaN (a diverged fit) is the worst."""
+    loss = -score if HIGHER_IS_BETTER[scoring] else score
+    return int(np.argmin(np.where(np.isnan(loss), np.inf, loss)))
 
 
 def cross_validate(
@@ -73,11 +80,12 @@ def cross_validate(
     else:
         folds = _folds.kfold(key, labels.shape[0], n_folds)
     result = _sweep.sweep(X, y, folds=folds, **sweep_options)
-    by_fold = {k: np.asarray(v).reshape(-1, n_folds) for k, v in result.metrics.items()}
+    # Summarised in float64: a diverged point's huge loss would overflow float32 when squared.
+    by_fold = {k: np.asarray(v, np.float64).reshape(-1, n_folds) for k, v in result.metrics.items()}
+    dtypes = {k: v.dtype for k, v in result.metrics.items()}
     mean = {k: v.mean(axis=1) for k, v in by_fold.items()}
     std = {k: v.std(axis=1) for k, v in by_fold.items()}
-    score = mean[scoring]
-    best_index = int(np.argmax(score) if HIGHER_IS_BETTER[scoring] else np.argmin(score))
+    best_index = best_point(mean[scoring], scoring)
     points = {k: v[::n_folds] for k, v in result.points.items() if k != "fold"}
     best = {k: v[best_index].item() for k, v in points.items()}
     refitted = None
@@ -91,8 +99,8 @@ def cross_validate(
         refitted = _fit.fit(X, y, **options, **best_values)
     return CrossValidation(
         points,
-        {k: jnp.asarray(v) for k, v in mean.items()},
-        {k: jnp.asarray(v) for k, v in std.items()},
+        {k: jnp.asarray(v, dtypes[k]) for k, v in mean.items()},
+        {k: jnp.asarray(v, dtypes[k]) for k, v in std.items()},
         best_index,
         best,
         refitted,

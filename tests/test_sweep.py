@@ -228,3 +228,28 @@ def test_fold_whose_training_rows_hold_one_class_is_refused():
     folds = (y == 1).astype(int)  # fold 1 trains on class 0 only
     with pytest.raises(ValueError, match="training rows of fold 0 hold one class only"):
         jaxsig.sweep(X, y, folds=folds)
+
+
+def test_a_diverged_point_is_never_the_best():
+    from jaxsig._cv import best_point
+
+    assert best_point(np.array([np.nan, 0.3, 0.2, 0.2]), "log_loss") == 2
+    assert best_point(np.array([np.nan, 0.7, 0.9, 0.9]), "accuracy") == 2
+    assert best_point(np.array([np.nan, np.nan]), "log_loss") == 0
+
+
+def test_cross_validate_summarises_huge_losses_without_overflow():
+    """A step of 1e38 sends the loss to about 1e37, whose square overflows float32."""
+    X, y = data(np.float32, n=60, d=3)
+    cv = jaxsig.cross_validate(
+        X,
+        y,
+        key=jax.random.key(0),
+        n_folds=3,
+        solver="gd",
+        learning_rate=[1e38, 0.5],
+        epochs=50,
+        refit=False,
+    )
+    assert cv.best_index == 1 and np.isfinite(np.asarray(cv.std["log_loss"])).all()
+    assert cv.mean["log_loss"].dtype == np.float32
