@@ -252,8 +252,8 @@ def fit(
       progress: a progress bar (tqdm) on stderr when it is a terminal, shown once the run has
         lasted a second: the compiled loop then runs in chunks called from Python, about four
         a second, with the same result (bit for bit for one output column, to rounding for
-        several). Off a terminal it is one compiled call as without a bar. Needs concrete
-        inputs (not inside ``jit`` or ``vmap``).
+        several). Off a terminal, or for a run too small to last a second, it is one compiled
+        call as without a bar. Needs concrete inputs (not inside ``jit`` or ``vmap``).
 
     Returns:
       `FitResult`.
@@ -290,7 +290,9 @@ def fit(
     )
     if progress:
         check_concrete_for_progress(problem)
-    if progress and _progress.on_terminal():
+    columns = 1 if setup.y.ndim == 1 else setup.y.shape[1]
+    cost = _progress.epoch_work(setup.X.shape, solver, columns)
+    if progress and _progress.worth_chunking(epochs, cost):
         with _progress.epochs_bar(epochs, f"fit {solver}") as show:
             run = _driver.run_in_chunks(
                 *arguments, epochs=epochs, until_tolerance=tol is not None, on_progress=show

@@ -160,10 +160,15 @@ def _start_points(solver: Solver, shared: _Shared, point: dict, epochs: int) -> 
     )(_problems(shared, point))
 
 
-def _advance_points(solver, shared: _Shared, point: dict, carry, stop, limit) -> _driver.Carry:
+def _advance_points(
+    solver, shared: _Shared, point: dict, carry, limit, until_tolerance: bool
+) -> _driver.Carry:
     """Every point in one loop (`_driver.advance`), the solver's step vmapped inside it."""
     step = jax.vmap(solver.step, in_axes=(POINT_AXES, 0, 0))
-    return _driver.advance(functools.partial(step, _problems(shared, point)), carry, stop, limit)
+    problems = _problems(shared, point)
+    return _driver.advance(
+        functools.partial(step, problems), carry, shared.tol, limit, until_tolerance
+    )
 
 
 def _finish_points(shared: _Shared, point: dict, carry, until_tolerance: bool):
@@ -177,7 +182,7 @@ def _finish_points(shared: _Shared, point: dict, carry, until_tolerance: bool):
 def _run(solver: Solver, shared: _Shared, point: dict, *, epochs: int, until_tolerance: bool):
     if until_tolerance:
         carry = _start_points(solver, shared, point, epochs)
-        carry = _advance_points(solver, shared, point, carry, shared.tol, epochs)
+        carry = _advance_points(solver, shared, point, carry, epochs, until_tolerance)
         return _finish_points(shared, point, carry, until_tolerance)
 
     def one(point):
@@ -203,8 +208,7 @@ _start = jax.jit(_start_points, static_argnames=("solver", "epochs"))
 def _advance(
     solver: Solver, shared: _Shared, point: dict, carry, limit, *, until_tolerance: bool
 ) -> _driver.Carry:
-    stop = _driver.stop_at(shared.tol, until_tolerance)
-    return _advance_points(solver, shared, point, carry, stop, limit)
+    return _advance_points(solver, shared, point, carry, limit, until_tolerance)
 
 
 _finish = jax.jit(_finish_points, static_argnames=("until_tolerance",))
@@ -317,7 +321,9 @@ def sweep(
         shared, stacked = _place(mesh, mesh_axis, shared, stacked)
     if progress:
         _fit.check_concrete_for_progress((shared, stacked))
-    run_points = _run_in_chunks if progress and _progress.on_terminal() else _run
+    points = next(iter(stacked.values())).shape[0]
+    cost = _progress.epoch_work(setup.X.shape, solver, points)
+    run_points = _run_in_chunks if progress and _progress.worth_chunking(epochs, cost) else _run
     fitted, run, metrics = run_points(
         _fit.make_solver(solver, optimizer, gradient, line_search, batch_size),
         shared,

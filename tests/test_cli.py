@@ -403,3 +403,20 @@ def test_a_write_that_fails_midway_leaves_the_old_file(folder, train_csv, monkey
     assert capsys.readouterr() == ("", f"jaxsig: error: {os.strerror(errno.ENOSPC)}\n")
     assert model.read_bytes() == b"old model"
     assert not [f for f in os.listdir(folder) if ".tmp-" in f]
+
+
+@pytest.mark.parametrize(("flags", "shown"), [((), True), (("--quiet",), False)])
+def test_progress_bar_on_a_terminal_unless_quiet(
+    monkeypatch, capsys, folder, train_csv, flags, shown
+):
+    """On a terminal a long fit draws its bar on stderr; --quiet (and --json) draw none."""
+    from jaxsig import _progress
+
+    monkeypatch.setattr(_progress, "on_terminal", lambda: True)
+    monkeypatch.setattr(_progress, "SMALL_RUN", 0.0)  # take this small fit for a long one
+    monkeypatch.setattr(_progress, "DELAY_SECONDS", 0.0)
+    model = str(folder / "progress.npz")
+    argv = ["fit", train_csv, "-t", "label", "--solver", "gd", "--epochs", "300", "-o", model]
+    assert run(*argv, *flags)[0] == 0
+    err = capsys.readouterr().err
+    assert ("fit gd" in err and "/300" in err) == shown

@@ -30,8 +30,10 @@ SOLVERS = [
 
 @pytest.fixture
 def terminal(monkeypatch):
-    """stderr taken for a terminal and the bar shown at once; the chunk calls are recorded."""
+    """stderr taken for a terminal, every run worth chunking and the bar shown at once; the
+    chunk calls are recorded."""
     monkeypatch.setattr(_progress, "on_terminal", lambda: True)
+    monkeypatch.setattr(_progress, "SMALL_RUN", 0.0)
     monkeypatch.setattr(_progress, "DELAY_SECONDS", 0.0)
     limits = []
     original = _driver.in_chunks
@@ -45,6 +47,10 @@ def terminal(monkeypatch):
 
     monkeypatch.setattr(_driver, "in_chunks", recorded)
     return limits
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("chunked where no bar can show")
 
 
 def _data(dtype, columns=1):
@@ -150,13 +156,24 @@ def test_chunks_grow_with_speed():
 def test_no_terminal_no_chunks(monkeypatch):
     """Off a terminal there is no bar to move: the run is the single compiled call."""
     monkeypatch.setattr(_progress, "on_terminal", lambda: False)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("chunked without a terminal")
-
-    monkeypatch.setattr(_driver, "run_in_chunks", refuse)
+    monkeypatch.setattr(_progress, "SMALL_RUN", 0.0)
+    monkeypatch.setattr(_driver, "run_in_chunks", _refuse)
     X, y = _data(np.float32)
     jaxsig.fit(X, y, epochs=20, progress=True)
+
+
+def test_a_run_too_small_to_show_a_bar_is_one_call(monkeypatch):
+    """A bar appears after a second; 300 epochs of 120 x 4 end long before."""
+    monkeypatch.setattr(_progress, "on_terminal", lambda: True)
+    monkeypatch.setattr(_driver, "run_in_chunks", _refuse)
+    X, y = _data(np.float32)
+    jaxsig.fit(X, y, epochs=300, progress=True)
+    assert _progress.worth_chunking(10_000, _progress.epoch_work((1000, 100), "gd"))
+    assert not _progress.worth_chunking(300, _progress.epoch_work(X.shape, "gd"))
+    # Newton's Hessian costs d times a pass over X
+    assert _progress.epoch_work((1000, 100), "newton") == 100 * _progress.epoch_work(
+        (1000, 100), "lbfgs"
+    )
 
 
 def test_progress_needs_concrete_inputs():

@@ -62,9 +62,9 @@ def _select(take: jax.Array, new, old):
     return jax.tree.map(pick, new, old)
 
 
-def advance(step: Step, carry: Carry, stop: jax.Array, limit) -> Carry:
-    """Steps each problem whose residual at its incoming parameters exceeds ``stop`` (-inf for a
-    fixed number of epochs) until ``limit`` epochs have run.
+def advance(step: Step, carry: Carry, tol: jax.Array, limit, until_tolerance: bool) -> Carry:
+    """Steps until ``limit`` epochs have run; with ``until_tolerance``, each problem only while
+    the residual at its incoming parameters exceeds ``tol``.
 
     ``step(params, state)`` and ``carry`` are one problem's, or a batch's (``step`` vmapped).
     One epoch counter serves the batch: problems still running have all run that many epochs,
@@ -73,28 +73,33 @@ def advance(step: Step, carry: Carry, stop: jax.Array, limit) -> Carry:
 
     def running(loop):
         i, c = loop
-        return (i < limit) & jnp.any(~(c.residual <= stop))
+        return (i < limit) & jnp.any(~(c.residual <= tol)) if until_tolerance else i < limit
 
-    def body(loop):
+    def write(history, i, value):
+        return jax.lax.dynamic_update_index_in_dim(history, value.astype(history.dtype), i, -1)
+
+    def every_epoch(loop):
         i, c = loop
-        # One problem runs only while active; a constant lets XLA drop its selects, so that the
-        # loop is the same program as without chunks, bit for bit.
-        active = ~(c.residual <= stop) if c.residual.ndim else jnp.asarray(True)
+        new, state, value, residual = step(c.params, c.state)
+        return i + 1, Carry(new, state, c.epoch + 1, write(c.history, i, value), residual)
+
+    def to_tolerance(loop):
+        i, c = loop
+        # One problem runs only while active; a constant lets XLA drop its selects.
+        active = ~(c.residual <= tol) if c.residual.ndim else jnp.asarray(True)
         new, state, value, residual = step(c.params, c.state)
         # The step that finds the tolerance met keeps the parameters it was given.
-        moved = active & ~(residual <= stop)
+        moved = active & ~(residual <= tol)
         last = jax.lax.dynamic_index_in_dim(c.history, i, axis=-1, keepdims=False)
-        history = jax.lax.dynamic_update_index_in_dim(
-            c.history, jnp.where(active, value, last).astype(c.history.dtype), i, axis=-1
-        )
         return i + 1, Carry(
             _select(moved, new, c.params),
             _select(active, state, c.state),
             c.epoch + active,
-            history,
+            write(c.history, i, jnp.where(active, value, last)),
             jnp.where(active, residual, c.residual),
         )
 
+    body = to_tolerance if until_tolerance else every_epoch
     _, carry = jax.lax.while_loop(running, body, (jnp.max(carry.epoch), carry))
     return carry
 
@@ -147,11 +152,6 @@ def _finish_one_or_columns(carry: Carry, tol: jax.Array, until_tolerance: bool) 
     return jax.vmap(lambda c: finish(c, tol, until_tolerance), out_axes=COLUMN_RUN_AXES)(carry)
 
 
-def stop_at(tol: jax.Array, until_tolerance: bool) -> jax.Array:
-    """The residual that stops a problem: ``tol``, or -inf (never) for fixed epochs."""
-    return tol if until_tolerance else jnp.full_like(tol, -jnp.inf)
-
-
 @functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance"))
 def run(
     solver: Solver,
@@ -167,7 +167,7 @@ def run(
     columns = params.w.ndim == 2
     if until_tolerance:
         carry = _start_one_or_columns(solver, problem, params, epochs)
-        carry = advance(_one_or_columns(solver, problem, columns), carry, tol, epochs)
+        carry = advance(_one_or_columns(solver, problem, columns), carry, tol, epochs, True)
         return _finish_one_or_columns(carry, tol, until_tolerance)
     if not columns:
         return _fixed(solver, problem, params, epochs, tol)
@@ -193,7 +193,7 @@ def advance_columns(
     """`advance` one problem or every output column, and the `Run` they would return if this
     chunk is the last (d-sized, so cheaper than another call)."""
     step = _one_or_columns(solver, problem, carry.history.ndim == 2)
-    carry = advance(step, carry, stop_at(tol, until_tolerance), limit)
+    carry = advance(step, carry, tol, limit, until_tolerance)
     return carry, _finish_one_or_columns(carry, tol, until_tolerance)
 
 
