@@ -198,3 +198,14 @@ def test_a_batch_writes_its_history_in_place():
             solver, problem, carry, jnp.float32(0), 10, until_tolerance=until_tolerance
         ).as_text()
         assert "dynamic_update_slice" in lowered and "scatter" not in lowered
+
+
+@pytest.mark.parametrize("options", SOLVERS, ids=lambda o: "-".join(map(str, o.values())))
+def test_every_chunk_runs_one_compiled_program(terminal, options):
+    """The first chunk's carry comes from init (optax leaves some scalars weakly typed), the
+    others from the loop: they must match, or the second chunk compiles a second program."""
+    X, y = _data(np.float32)
+    before = _driver.advance_columns._cache_size()
+    jaxsig.fit(X, y, epochs=77, progress=True, **options)  # 77: a history shape of its own
+    assert len(terminal) >= 2
+    assert _driver.advance_columns._cache_size() == before + 1

@@ -42,15 +42,24 @@ class Carry(NamedTuple):
 Step = Callable[[Params, Any], tuple[Params, Any, jax.Array, jax.Array]]
 
 
+def _strongly_typed(leaf):
+    """A weakly typed leaf (optax keeps some in its states) made strong: a loop's outputs are,
+    and a chunk fed a weak input would compile a second program."""
+    if jnp.issubdtype(leaf.dtype, jax.dtypes.extended):
+        return leaf
+    return jax.lax.convert_element_type(leaf, leaf.dtype)
+
+
 def start(solver: Solver, problem: Problem, params: Params, epochs: int) -> Carry:
     dtype = params.w.dtype
-    return Carry(
+    carry = Carry(
         params,
         solver.init(problem, params),
-        jnp.asarray(0),
+        jnp.zeros((), jnp.int32),
         jnp.full((epochs,), jnp.nan, dtype),
         jnp.asarray(jnp.inf, dtype),
     )
+    return jax.tree.map(_strongly_typed, carry)
 
 
 def _select(take: jax.Array, new, old):
