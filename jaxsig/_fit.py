@@ -295,7 +295,11 @@ def fit(
     if progress and _progress.worth_chunking(epochs, cost):
         with _progress.epochs_bar(epochs, f"fit {solver}") as show:
             run = _driver.run_in_chunks(
-                *arguments, epochs=epochs, until_tolerance=tol is not None, on_progress=show
+                *arguments,
+                epochs=epochs,
+                until_tolerance=tol is not None,
+                on_progress=show,
+                first_chunk=_progress.first_chunk(cost),
             )
     else:
         run = _driver.run(*arguments, epochs=epochs, until_tolerance=tol is not None)

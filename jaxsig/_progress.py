@@ -22,6 +22,10 @@ DELAY_SECONDS = 1.0
 SMALL_RUN = 1e6
 
 
+# Multiply-adds a second of a modest core; sizes the first chunk, before any speed is known.
+ASSUMED_RATE = 1e9
+
+
 def on_terminal() -> bool:
     return sys.stderr.isatty()
 
@@ -29,6 +33,12 @@ def on_terminal() -> bool:
 def worth_chunking(epochs: int, epoch_work: float) -> bool:
     """Whether a bar could appear: stderr is a terminal and the run may last a while."""
     return epochs * epoch_work >= SMALL_RUN and on_terminal()
+
+
+def first_chunk(epoch_work: float) -> int:
+    """Epochs for the first chunk: about a quarter second at `ASSUMED_RATE` (a short run is
+    then done in one call; a slow machine only shows the bar a little later)."""
+    return max(1, int(0.25 * ASSUMED_RATE / epoch_work))
 
 
 def epoch_work(X_shape: tuple[int, ...], solver: str, problems: int = 1) -> float:

@@ -214,7 +214,9 @@ def _advance(
 _finish = jax.jit(_finish_points, static_argnames=("until_tolerance",))
 
 
-def _run_in_chunks(solver: Solver, shared: _Shared, point: dict, *, epochs, until_tolerance):
+def _run_in_chunks(
+    solver: Solver, shared: _Shared, point: dict, *, epochs, until_tolerance, first_chunk
+):
     """`_run` in chunks from Python behind a progress bar; the same results."""
     size = next(iter(point.values())).shape[0]
     with _progress.epochs_bar(epochs, f"sweep of {size} points") as show:
@@ -226,6 +228,7 @@ def _run_in_chunks(solver: Solver, shared: _Shared, point: dict, *, epochs, unti
             epochs,
             _driver.epochs_run,
             show,
+            first_chunk,
         )
     return _finish(shared, point, carry, until_tolerance=until_tolerance)
 
@@ -323,14 +326,20 @@ def sweep(
         _fit.check_concrete_for_progress((shared, stacked))
     points = next(iter(stacked.values())).shape[0]
     cost = _progress.epoch_work(setup.X.shape, solver, points)
-    run_points = _run_in_chunks if progress and _progress.worth_chunking(epochs, cost) else _run
-    fitted, run, metrics = run_points(
+    arguments = (
         _fit.make_solver(solver, optimizer, gradient, line_search, batch_size),
         shared,
         stacked,
-        epochs=epochs,
-        until_tolerance=tol is not None,
     )
+    if progress and _progress.worth_chunking(epochs, cost):
+        fitted, run, metrics = _run_in_chunks(
+            *arguments,
+            epochs=epochs,
+            until_tolerance=tol is not None,
+            first_chunk=_progress.first_chunk(cost),
+        )
+    else:
+        fitted, run, metrics = _run(*arguments, epochs=epochs, until_tolerance=tol is not None)
     fitted = jax.tree.map(lambda a: a.astype(setup.dtype), fitted)
     return SweepResult(
         chosen, fitted, run.history, run.iterations, run.converged, run.residual, metrics

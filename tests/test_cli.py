@@ -414,6 +414,7 @@ def test_progress_bar_on_a_terminal_unless_quiet(
 
     monkeypatch.setattr(_progress, "on_terminal", lambda: True)
     monkeypatch.setattr(_progress, "SMALL_RUN", 0.0)  # take this small fit for a long one
+    monkeypatch.setattr(_progress, "ASSUMED_RATE", 0.0)
     monkeypatch.setattr(_progress, "DELAY_SECONDS", 0.0)
     model = str(folder / "progress.npz")
     argv = ["fit", train_csv, "-t", "label", "--solver", "gd", "--epochs", "300", "-o", model]

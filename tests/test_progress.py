@@ -30,20 +30,21 @@ SOLVERS = [
 
 @pytest.fixture
 def terminal(monkeypatch):
-    """stderr taken for a terminal, every run worth chunking and the bar shown at once; the
-    chunk calls are recorded."""
+    """stderr taken for a terminal, every run worth chunking in many chunks and the bar shown at
+    once; the chunk calls are recorded."""
     monkeypatch.setattr(_progress, "on_terminal", lambda: True)
     monkeypatch.setattr(_progress, "SMALL_RUN", 0.0)
+    monkeypatch.setattr(_progress, "ASSUMED_RATE", 0.0)  # first chunks of one epoch
     monkeypatch.setattr(_progress, "DELAY_SECONDS", 0.0)
     limits = []
     original = _driver.in_chunks
 
-    def recorded(advance_to, carry, epochs, epochs_run, on_progress):
+    def recorded(advance_to, carry, epochs, epochs_run, on_progress, first_chunk=1):
         def advance(c, limit):
             limits.append(limit)
             return advance_to(c, limit)
 
-        return original(advance, carry, epochs, epochs_run, on_progress)
+        return original(advance, carry, epochs, epochs_run, on_progress, first_chunk)
 
     monkeypatch.setattr(_driver, "in_chunks", recorded)
     return limits
@@ -160,6 +161,12 @@ def test_no_terminal_no_chunks(monkeypatch):
     monkeypatch.setattr(_driver, "run_in_chunks", _refuse)
     X, y = _data(np.float32)
     jaxsig.fit(X, y, epochs=20, progress=True)
+
+
+def test_the_first_chunk_takes_a_quarter_second_at_the_assumed_rate():
+    assert _progress.first_chunk(_progress.ASSUMED_RATE) == 1
+    assert _progress.first_chunk(_progress.ASSUMED_RATE / 1000) == 250
+    assert _progress.first_chunk(1e12 * _progress.ASSUMED_RATE) == 1
 
 
 def test_a_run_too_small_to_show_a_bar_is_one_call(monkeypatch):

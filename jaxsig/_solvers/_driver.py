@@ -217,12 +217,13 @@ def in_chunks(
     epochs: int,
     epochs_run: Callable[[Any], int],
     on_progress: Callable[[int], None],
+    first_chunk: int = 1,
 ) -> Any:
     """Calls ``advance_to(carry, limit)`` with growing limits until ``epochs`` have run or every
-    problem has stopped short of its limit. The first chunk is one epoch; each next one is
-    sized from the last one's speed to take about `CHUNK_SECONDS` (a first call that compiled
-    looks slow, which only makes the second chunk short)."""
-    done, chunk = 0, 1
+    problem has stopped short of its limit. After ``first_chunk`` epochs each chunk is sized
+    from the last one's speed to take about `CHUNK_SECONDS` (a first call that compiled looks
+    slow, which only makes the second chunk short)."""
+    done, chunk = 0, first_chunk
     while done < epochs:
         limit = min(epochs, done + chunk)
         began = time.perf_counter()
@@ -251,6 +252,7 @@ def run_in_chunks(
     epochs: int,
     until_tolerance: bool,
     on_progress: Callable[[int], None],
+    first_chunk: int = 1,
 ) -> Run:
     """`run`, in chunks from Python, reporting the epochs run after each; the same result."""
     _, last = in_chunks(
@@ -261,5 +263,6 @@ def run_in_chunks(
         epochs,
         lambda carry_and_run: epochs_run(carry_and_run[0]),
         on_progress,
+        first_chunk,
     )
     return last
