@@ -155,20 +155,16 @@ def _problems(shared: _Shared, point: dict) -> Problem:
 
 
 def _start_points(solver: Solver, shared: _Shared, point: dict, epochs: int) -> _driver.Carry:
-    return jax.vmap(
-        lambda pr: _driver.start(solver, pr, shared.params, epochs), in_axes=(POINT_AXES,)
-    )(_problems(shared, point))
+    problems = _problems(shared, point)
+    return _driver.batch_start(solver, problems, shared.params, epochs, POINT_AXES, None)
 
 
 def _advance_points(
     solver, shared: _Shared, point: dict, carry, limit, until_tolerance: bool
 ) -> _driver.Carry:
     """Every point in one loop (`_driver.advance`), the solver's step vmapped inside it."""
-    step = jax.vmap(solver.step, in_axes=(POINT_AXES, 0, 0))
-    problems = _problems(shared, point)
-    return _driver.advance(
-        functools.partial(step, problems), carry, shared.tol, limit, until_tolerance
-    )
+    step = _driver.batch_step(solver, _problems(shared, point), POINT_AXES)
+    return _driver.advance(step, carry, shared.tol, limit, until_tolerance)
 
 
 def _finish_points(shared: _Shared, point: dict, carry, until_tolerance: bool):

@@ -140,19 +140,31 @@ COLUMN_AXES = Problem(None, 1, None, None, None, None, None, None)
 COLUMN_RUN_AXES = Run(Params(1, 0), 1, 0, 0, 0)
 
 
+def batch_start(
+    solver: Solver, problems: Problem, params: Params, epochs: int, problem_axes, params_axes
+) -> Carry:
+    """`start` for a batch of problems (output columns, sweep points): the carry's leaves lead
+    with the batch axis. ``problem_axes`` and ``params_axes`` are ``vmap``'s ``in_axes``."""
+    return jax.vmap(
+        lambda pr, p: start(solver, pr, p, epochs), in_axes=(problem_axes, params_axes)
+    )(problems, params)
+
+
+def batch_step(solver: Solver, problems: Problem, problem_axes) -> Step:
+    """The solver's step for a batch of problems, as `advance` takes it."""
+    return functools.partial(jax.vmap(solver.step, in_axes=(problem_axes, 0, 0)), problems)
+
+
 def _one_or_columns(solver: Solver, problem: Problem, columns: bool) -> Step:
     if not columns:
         return functools.partial(solver.step, problem)
-    step = jax.vmap(solver.step, in_axes=(COLUMN_AXES, 0, 0))
-    return functools.partial(step, problem)
+    return batch_step(solver, problem, COLUMN_AXES)
 
 
 def _start_one_or_columns(solver: Solver, problem: Problem, params: Params, epochs: int) -> Carry:
     if params.w.ndim == 1:
         return start(solver, problem, params, epochs)
-    return jax.vmap(
-        lambda pr, p: start(solver, pr, p, epochs), in_axes=(COLUMN_AXES, Params(1, 0))
-    )(problem, params)
+    return batch_start(solver, problem, params, epochs, COLUMN_AXES, Params(1, 0))
 
 
 def _finish_one_or_columns(carry: Carry, tol: jax.Array, until_tolerance: bool) -> Run:
