@@ -11,10 +11,10 @@ import pathlib
 import warnings
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxsig
+from jaxsig import data, metrics
 
 CREDIT_SCORES = np.array([650, 720, 580, 810, 690])
 SPAM_X = np.array([[0.2, 0.8], [0.5, 0.4], [0.9, 0.1], [0.4, 0.6]])
@@ -43,9 +43,10 @@ def tutorial_logistic_regression(X, y, lr=0.01, epochs=1000):
     return weights, bias
 
 
-def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    mean, scale = train.mean(axis=0), train.std(axis=0)
-    return [(a - mean) / scale for a in (train, *others)]
+def _standardize(train: np.ndarray, *others: np.ndarray) -> list[jax.Array]:
+    """``train`` and ``others`` scaled by ``train``'s statistics."""
+    stats = data.fit_standardization(train)
+    return [data.standardize(stats, a) for a in (train, *others)]
 
 
 def loan_approval(key: jax.Array) -> None:
@@ -136,8 +137,8 @@ def breast_cancer(key: jax.Array) -> None:
     X_train, X_test = _standardize(X[train], X[test])
     fitted = jaxsig.fit(X_train, y[train], learning_rate=0.1, epochs=1000, l2=1e-3)
     z = jaxsig.decision_function(fitted.params, X_test)
-    accuracy = float(jnp.mean(jaxsig.predict(fitted.params, X_test) == y[test]))
-    log_loss = float(jnp.mean(jaxsig.logistic_loss(z, y[test])))
+    accuracy = float(metrics.accuracy(y[test], jaxsig.predict(fitted.params, X_test)))
+    log_loss = float(metrics.log_loss_from_logits(y[test], z))
     print(
         f"{X.shape[0]} tumours x {X.shape[1]} features, standardised; split 80/20 with "
         f"jax.random.key(0); gradient descent, lr 0.1, 1000 epochs, l2 1e-3"
