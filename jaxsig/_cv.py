@@ -10,6 +10,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxsig import _fit, _folds, _sweep
+from jaxsig import _validate as check
 
 HIGHER_IS_BETTER = {"log_loss": False, "accuracy": True}
 # sweep options that fit does not take, or takes as the best point's single value
@@ -72,7 +73,13 @@ def cross_validate(
         raise ValueError(f"scoring must be one of {sorted(HIGHER_IS_BETTER)}, got {scoring!r}")
     if "folds" in sweep_options:
         raise ValueError("cross_validate makes its folds from key and n_folds; use sweep(folds=)")
-    labels = np.asarray(y)
+    if not check.is_concrete(y):
+        raise ValueError(
+            "cross_validate makes its folds and picks its best point on the host: y must be "
+            "concrete (inside jit or vmap use sweep with folds)"
+        )
+    with jax.ensure_compile_time_eval():
+        labels = np.asarray(y)
     if labels.ndim != 1:
         raise ValueError(f"cross_validate needs one label column, got shape {labels.shape}")
     if stratified:
@@ -80,6 +87,12 @@ def cross_validate(
     else:
         folds = _folds.kfold(key, labels.shape[0], n_folds)
     result = _sweep.sweep(X, y, folds=folds, **sweep_options)
+    if not check.is_concrete(result.metrics):
+        raise ValueError(
+            "cross_validate picks its best point and refits on the host, so its inputs must be "
+            "concrete (inside jit or vmap, sweep(..., folds=jaxsig.kfold(...)) gives the "
+            "per-fold metrics)"
+        )
     # Summarised in float64: a diverged point's huge loss would overflow float32 when squared.
     by_fold = {k: np.asarray(v, np.float64).reshape(-1, n_folds) for k, v in result.metrics.items()}
     dtypes = {k: v.dtype for k, v in result.metrics.items()}

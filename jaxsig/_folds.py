@@ -13,6 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxsig import _validate as check
+
 
 def _check_count(n_folds: int, n_samples: int) -> None:
     if not isinstance(n_folds, int) or isinstance(n_folds, bool) or n_folds < 2:
@@ -58,14 +60,16 @@ def stratified_kfold(key: jax.Array, y: ArrayLike, n_folds: int = 5) -> jax.Arra
     ``y`` holds labels 0 and 1 (a soft label counts as its class, ``y > 0.5``). Each class needs
     at least ``n_folds`` rows, so that every fold validates and trains on both classes.
     """
-    labels = np.asarray(y)
-    if labels.ndim != 1:
-        raise ValueError(f"stratified_kfold needs one label column, got shape {labels.shape}")
-    _check_count(n_folds, labels.size)
-    smallest = int(min((labels > 0.5).sum(), (labels <= 0.5).sum()))
-    if smallest < n_folds:
-        raise ValueError(
-            f"stratified_kfold: the smaller class has {smallest} row(s), fewer than "
-            f"n_folds={n_folds}; lower n_folds"
-        )
-    return _stratified(key, jnp.asarray(labels), n_folds)
+    if jnp.ndim(y) != 1:
+        raise ValueError(f"stratified_kfold needs one label column, got shape {jnp.shape(y)}")
+    _check_count(n_folds, jnp.shape(y)[0])
+    if check.is_concrete(y):  # traced labels: the caller vouches for the class sizes
+        with jax.ensure_compile_time_eval():
+            labels = np.asarray(y)
+        smallest = int(min((labels > 0.5).sum(), (labels <= 0.5).sum()))
+        if smallest < n_folds:
+            raise ValueError(
+                f"stratified_kfold: the smaller class has {smallest} row(s), fewer than "
+                f"n_folds={n_folds}; lower n_folds"
+            )
+    return _stratified(key, jnp.asarray(y), n_folds)

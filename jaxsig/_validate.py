@@ -1,10 +1,17 @@
 """Checks at the public Python boundary: a ``ValueError`` naming the problem, before compiling.
 
-Values can only be inspected when they are concrete. Inside a user's ``jit`` or ``vmap`` the
-arguments are tracers: then only shapes are checked, and the caller vouches for the values.
+One mechanism decides what can be checked. A value is *concrete* when it is not a tracer: a
+NumPy array, a Python number, or a JAX array, also one a caller's ``jit``, ``vmap``, ``scan`` or
+``shard_map`` closes over. Concrete values are converted and checked eagerly whatever trace is
+running (`concrete_scope` evaluates under ``jax.ensure_compile_time_eval``), with device-side
+reductions so that arrays spread over several hosts are checked too. Tracers get shape and
+dtype checks only; the caller vouches for their values. No check converts a tracer to NumPy.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -15,8 +22,20 @@ from jax.typing import ArrayLike
 from jaxsig._model import Params
 
 
-def _is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+def is_concrete(*values) -> bool:
+    """Whether no leaf of ``values`` is a tracer."""
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(values))
+
+
+@contextlib.contextmanager
+def concrete_scope(*values) -> Iterator[bool]:
+    """Yields whether ``values`` are concrete; if so, JAX operations inside the block run
+    eagerly even while a caller's trace is active, so their results can be inspected."""
+    if not is_concrete(*values):
+        yield False
+        return
+    with jax.ensure_compile_time_eval():
+        yield True
 
 
 def _host(x) -> np.ndarray:
@@ -31,24 +50,21 @@ def _has_nonfinite(x: jax.Array) -> jax.Array:
 
 
 def _count_nonfinite(x) -> tuple[int, tuple[int, ...] | None]:
-    """Count of NaN or infinite entries and the first one's index; a device array goes to the
-    host only when it holds one."""
+    """Count of NaN or infinite entries of a concrete array and the first one's index; a device
+    array goes to the host only when it holds one."""
     if isinstance(x, jax.Array):
-        flagged = _has_nonfinite(x)
-        if isinstance(flagged, jax.core.Tracer):  # x is concrete, but a caller's jit is tracing
-            with jax.ensure_compile_time_eval():
-                flagged = _has_nonfinite(x)
-        if not bool(flagged):
+        with jax.ensure_compile_time_eval():
+            flagged = bool(_has_nonfinite(x))
+        if not flagged:
             return 0, None
-        x = np.asarray(x)  # the error path: count on the host
-    bad = ~np.isfinite(_host(x))
+    bad = ~np.isfinite(_host(x))  # the error path: count on the host
     count = int(bad.sum())
     first = tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape)) if count else None
     return count, first
 
 
 def _check_finite(name: str, x) -> None:
-    if not _is_concrete(x):
+    if not is_concrete(x):
         return
     count, first = _count_nonfinite(x)
     if count:
@@ -85,73 +101,96 @@ def _check_sharding(name: str, x) -> None:
         )
 
 
+def _check_numeric(name: str, x) -> None:
+    """A concrete non-JAX input must hold numbers (NumPy would make strings an object array)."""
+    if is_concrete(x) and not isinstance(x, jax.Array):
+        x = _host(x)
+        if x.dtype == object or not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
+            raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
+
+
 def as_features(X: ArrayLike, name: str = "X") -> jax.Array:
     """``X`` as a 2-D floating array: integers and booleans are converted, not refused."""
-    if _is_concrete(X) and not isinstance(X, jax.Array):
-        X = _host(X)
-        if X.dtype == object or not (jnp.issubdtype(X.dtype, jnp.number) or X.dtype == bool):
-            raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
-    X = jnp.asarray(X)
-    if jnp.issubdtype(X.dtype, jnp.complexfloating):
-        raise ValueError(f"{name} must be real, got dtype {X.dtype}")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {X.shape}; need at least one row and one column")
-    if not jnp.issubdtype(X.dtype, jnp.floating):
-        X = X.astype(jnp.result_type(float))
+    _check_numeric(name, X)
+    with concrete_scope(X):
+        X = jnp.asarray(X)
+        if jnp.issubdtype(X.dtype, jnp.complexfloating):
+            raise ValueError(f"{name} must be real, got dtype {X.dtype}")
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+        if _is_empty(X.shape):
+            raise ValueError(
+                f"{name} is empty: shape {X.shape}; need at least one row and one column"
+            )
+        if not jnp.issubdtype(X.dtype, jnp.floating):
+            X = X.astype(jnp.result_type(float))
     _check_sharding(name, X)
     _check_finite(name, X)
     return X
 
 
+def _is_empty(shape: tuple) -> bool:
+    """Whether a dimension is 0; a symbolic one (``jax.export``) is at least 1."""
+    return any(isinstance(s, int) and s == 0 for s in shape)
+
+
 def as_labels(y: ArrayLike, X: jax.Array, *, require_both_classes: bool = True) -> jax.Array:
     """Labels in ``[0, 1]`` of shape (n,) or (n, k), cast to ``X``'s dtype."""
-    y = jnp.asarray(y)
-    if jnp.issubdtype(y.dtype, jnp.complexfloating) or y.dtype == object:
-        raise ValueError(f"y must hold real labels in [0, 1], got dtype {y.dtype}")
-    n = X.shape[0]
-    if y.ndim not in (1, 2):
-        raise ValueError(f"y must be 1-D (n,) or 2-D (n, k), got shape {y.shape}")
-    if y.shape[0] != n:
-        raise ValueError(f"y has {y.shape[0]} rows but X has {n}: shapes {y.shape} and {X.shape}")
-    if y.ndim == 2 and y.shape[1] == 0:
-        raise ValueError(f"y has no output columns: shape {y.shape}")
-    y = y.astype(X.dtype)
-    _check_finite("y", y)
-    if _is_concrete(y):
-        low, high, outside, example = (np.asarray(a) for a in _label_summary(y))
-        if outside:
+    _check_numeric("y", y)
+    with concrete_scope(y) as concrete:
+        y = jnp.asarray(y)
+        if jnp.issubdtype(y.dtype, jnp.complexfloating):
+            raise ValueError(f"y must hold real labels in [0, 1], got dtype {y.dtype}")
+        n = X.shape[0]
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D (n,) or 2-D (n, k), got shape {y.shape}")
+        if y.shape[0] != n:
             raise ValueError(
-                f"y must hold labels in [0, 1]; {int(outside)} value(s) are outside, e.g. {example}"
+                f"y has {y.shape[0]} rows but X has {n}: shapes {y.shape} and {X.shape}"
             )
-        if require_both_classes and np.any(low == high):
-            constant = int(np.argmax(low == high))
-            raise ValueError(
-                f"y column {constant} holds one class only (every label is "
-                f"{low[constant]}); a logistic model needs both 0 and 1 labels"
-            )
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError(f"y has no output columns: shape {y.shape}")
+        y = y.astype(X.dtype)
+        if not concrete:
+            return y
+        _check_finite("y", y)
+        low, high, outside, example = (_host(a) for a in _label_summary(y))
+    if outside:
+        raise ValueError(
+            f"y must hold labels in [0, 1]; {int(outside)} value(s) are outside, e.g. {example}"
+        )
+    if require_both_classes and np.any(low == high):
+        constant = int(np.argmax(low == high))
+        raise ValueError(
+            f"y column {constant} holds one class only (every label is "
+            f"{low[constant]}); a logistic model needs both 0 and 1 labels"
+        )
     return y
 
 
-def as_sample_weight(sample_weight: ArrayLike | None, X: jax.Array) -> jax.Array | None:
+def as_sample_weight(
+    sample_weight: ArrayLike | None, X: jax.Array, name: str = "sample_weight"
+) -> jax.Array | None:
     """Non-negative, finite weights of shape (n,) with a positive sum, in ``X``'s dtype (at
     least float32)."""
     if sample_weight is None:
         return None
-    v = jnp.asarray(sample_weight)
-    if v.shape != (X.shape[0],):
-        raise ValueError(
-            f"sample_weight must have shape ({X.shape[0]},) to match X {X.shape}, got {v.shape}"
-        )
-    v = v.astype(jnp.promote_types(X.dtype, jnp.float32))  # half-precision data fit in float32
-    _check_finite("sample_weight", v)
-    if _is_concrete(v):
-        negative, total = (np.asarray(a) for a in _weight_summary(v))
-        if negative:
-            raise ValueError(f"sample_weight has {int(negative)} negative value(s)")
-        if total <= 0:
-            raise ValueError("sample_weight sums to zero: no row would count")
+    _check_numeric(name, sample_weight)
+    with concrete_scope(sample_weight) as concrete:
+        v = jnp.asarray(sample_weight)
+        if v.shape != (X.shape[0],):
+            raise ValueError(
+                f"{name} must have shape ({X.shape[0]},) to match X {X.shape}, got {v.shape}"
+            )
+        v = v.astype(jnp.promote_types(X.dtype, jnp.float32))  # half-precision data: float32
+        if not concrete:
+            return v
+        _check_finite(name, v)
+        negative, total = (_host(a) for a in _weight_summary(v))
+    if negative:
+        raise ValueError(f"{name} has {int(negative)} negative value(s)")
+    if total <= 0:
+        raise ValueError(f"{name} sums to zero: no row would count")
     return v
 
 
@@ -173,16 +212,23 @@ def check_params(params: Params, X: jax.Array, y: jax.Array | None = None) -> No
         )
 
 
-def check_hyperparameter(name: str, value: ArrayLike, *, positive: bool = False) -> None:
-    """A scalar hyperparameter must be finite and non-negative (positive if asked)."""
-    if jnp.ndim(value) != 0:
-        raise ValueError(f"{name} must be a scalar, got shape {jnp.shape(value)}")
-    if not _is_concrete(value):
+def check_hyperparameter(
+    name: str, value: ArrayLike, *, positive: bool = False, shapes: tuple = ((),)
+) -> None:
+    """A hyperparameter must be finite and non-negative (positive if asked), of one of
+    ``shapes`` (a scalar unless told otherwise)."""
+    if jnp.shape(value) not in shapes:
+        allowed = " or ".join("a scalar" if s == () else f"shape {s}" for s in shapes)
+        raise ValueError(f"{name} must be {allowed}, got shape {jnp.shape(value)}")
+    if not is_concrete(value):
         return
-    v = float(value)
-    if not np.isfinite(v) or v < 0 or (positive and v == 0):
+    with jax.ensure_compile_time_eval():
+        v = _host(value).astype(np.float64)
+    bad = ~np.isfinite(v) | (v < 0) | ((v == 0) if positive else False)
+    if bad.any():
         bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {v}")
+        shown = v.item() if v.ndim == 0 else f"{v[np.argmax(bad)]} at index {int(np.argmax(bad))}"
+        raise ValueError(f"{name} must be finite and {bound}, got {shown}")
 
 
 def as_sweep_axis(
@@ -193,19 +239,29 @@ def as_sweep_axis(
     low: float = -np.inf,
     high: float = np.inf,
     open_low: bool = False,
-) -> np.ndarray:
-    """A sweep axis as a finite 1-D host array (a scalar is one value), every value in
-    ``[low, high]`` (``(low, high]`` with ``open_low``)."""
-    array = np.asarray(value)
+):
+    """A sweep axis as a 1-D array (a scalar is one value): a finite NumPy array with every value
+    in ``[low, high]`` (``(low, high]`` with ``open_low``), or, traced, a JAX array checked by
+    shape and dtype only."""
+    concrete = is_concrete(value)
+    if concrete:
+        with jax.ensure_compile_time_eval():
+            array = _host(value)
+    else:
+        array = jnp.asarray(value)
     if array.ndim > 1 or array.size == 0:
         raise ValueError(f"{name} must be a scalar or a non-empty 1-D sequence, got {array.shape}")
     array = array.reshape(-1)
     if integer:
-        if not np.issubdtype(array.dtype, np.integer):
+        if not jnp.issubdtype(array.dtype, jnp.integer):
             raise ValueError(f"{name} values must be integers, got dtype {array.dtype}")
-        return array.astype(np.int64)
-    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        return array.astype(np.int64) if concrete else array
+    if not jnp.issubdtype(array.dtype, jnp.number) or jnp.issubdtype(
+        array.dtype, jnp.complexfloating
+    ):
         raise ValueError(f"{name} values must be real numbers, got dtype {array.dtype}")
+    if not concrete:
+        return array
     array = array.astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(array))
     if bad.size:
