@@ -80,6 +80,17 @@ def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return jnp.where(positive, -s, s - y)
 
 
+def per_feature(l2: ArrayLike, w: jax.Array) -> jax.Array:
+    """A penalty strength, a scalar or one per feature (d,), shaped to multiply ``w``."""
+    l2 = jnp.asarray(l2)
+    return l2.reshape(l2.shape + (1,) * (w.ndim - l2.ndim)) if l2.ndim else l2
+
+
+def ridge(l2: ArrayLike, w: jax.Array) -> jax.Array:
+    """``(1/2) sum_j l2_j w_j^2``: ``l2`` a scalar or one strength per feature (d,)."""
+    return 0.5 * jnp.sum(per_feature(l2, w) * w * w)
+
+
 def row_weights(params: Params, X: jax.Array, sample_weight: ArrayLike | None) -> jax.Array:
     """``v / sum(v)``, or ``1 / n`` per row, in the logits' dtype (integer X: the default float)."""
     dtype = jnp.result_type(X, params.w, params.b, float)
@@ -96,7 +107,7 @@ def weighted_objective(params: Params, X: ArrayLike, y: ArrayLike, u: ArrayLike,
     losses = logistic_loss(logits(params, X), y)
     if losses.ndim == 1:
         losses = losses[:, None]
-    return jnp.sum(jnp.asarray(u, losses.dtype) @ losses) + 0.5 * l2 * jnp.sum(params.w * params.w)
+    return jnp.sum(jnp.asarray(u, losses.dtype) @ losses) + ridge(l2, params.w)
 
 
 @jax.jit
@@ -113,10 +124,10 @@ def objective(
     .. math::
 
         J(w, b) = \\sum_j \\frac{\\sum_i v_i \\ell(z_{ij}, y_{ij})}{\\sum_i v_i}
-                  + \\frac{l_2}{2} \\lVert w \\rVert^2, \\qquad z = X w + b,
+                  + \\frac{1}{2} \\sum_k l_{2,k} w_k^2, \\qquad z = X w + b,
 
-    with ``v = 1`` when ``sample_weight`` is None; the intercept is not penalised. Unchecked: use
-    it inside your own ``jit`` code.
+    with ``v = 1`` when ``sample_weight`` is None; ``l2`` is one strength or one per feature
+    (d,); the intercept is not penalised. Unchecked: use it inside your own ``jit`` code.
     """
     X = jnp.asarray(X)
     return weighted_objective(params, X, y, row_weights(params, X, sample_weight), l2)

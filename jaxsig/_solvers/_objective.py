@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxsig._derivatives import augmented_gram
+from jaxsig._loss import per_feature, ridge
 from jaxsig._model import Params, logits
 
 
@@ -39,10 +40,19 @@ def loss(z: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.log1p(e) + jnp.where(weight == 0, 0.0, a * weight)
 
 
+@jax.custom_jvp
 def residual(z: jax.Array, y: jax.Array) -> jax.Array:
     """``sigmoid(z) - y`` to a few ulps (relative, for hard labels)."""
     _, _, q, positive, _ = _pieces(z, y)
     return jnp.where(positive, (1 - y) - q, q - y)
+
+
+@residual.defjvp
+def _residual_jvp(primals, tangents):
+    # d(sigmoid(z) - y) = sigmoid'(z) dz - dy: autodiff of the branches would give 0 at z = 0.
+    z, y = primals
+    z_dot, y_dot = tangents
+    return residual(z, y), curvature(z) * z_dot - y_dot
 
 
 def curvature(z: jax.Array) -> jax.Array:
@@ -59,21 +69,32 @@ def _loss_jvp(primals, tangents):
     return loss(z, y), residual(z, y) * z_dot - jnp.clip(z, -big, big) * y_dot
 
 
+def value_at(z: jax.Array, w: jax.Array, y: jax.Array, u: jax.Array, l2: jax.Array) -> jax.Array:
+    """``sum_i u_i loss(z_i, y_i) + (1/2) sum_k l2_k w_k^2`` from the logits ``z``."""
+    return jnp.sum(u * loss(z, y)) + ridge(l2, w)
+
+
+def gradient_at(
+    z: jax.Array, params: Params, X: jax.Array, y: jax.Array, u: jax.Array, l2: jax.Array
+) -> Params:
+    """``(X^T (u r) + l2 w, sum(u r))`` with ``r = sigmoid(z) - y``, from the logits ``z``."""
+    r = u * residual(z, y)
+    return Params(r @ X + per_feature(l2, params.w) * params.w, jnp.sum(r))
+
+
 def value(params: Params, X: jax.Array, y: jax.Array, u: jax.Array, l2: jax.Array) -> jax.Array:
-    """``sum_i u_i loss(z_i, y_i) + (l2 / 2) |w|^2`` for one output column."""
-    return jnp.sum(u * loss(logits(params, X), y)) + 0.5 * l2 * jnp.sum(params.w * params.w)
+    """`value_at` the parameters' logits, for one output column."""
+    return value_at(logits(params, X), params.w, y, u, l2)
 
 
 def value_and_gradient(
     params: Params, X: jax.Array, y: jax.Array, u: jax.Array, l2: jax.Array
 ) -> tuple[jax.Array, Params]:
-    """Value and ``(X^T (u r) + l2 w, sum(u r))`` from one pass over the logits."""
+    """Value and gradient from one evaluation of the logits."""
     z = logits(params, X)
-    r = u * residual(z, y)
-    total = jnp.sum(u * loss(z, y)) + 0.5 * l2 * jnp.sum(params.w * params.w)
-    return total, Params(r @ X + l2 * params.w, jnp.sum(r))
+    return value_at(z, params.w, y, u, l2), gradient_at(z, params, X, y, u, l2)
 
 
 def hessian(params: Params, X: jax.Array, u: jax.Array, l2: jax.Array) -> jax.Array:
-    """``[X 1]^T diag(u sigma') [X 1] + l2 diag(1, ..., 1, 0)``, intercept last."""
+    """``[X 1]^T diag(u sigma') [X 1] + diag(l2, 0)``, intercept last."""
     return augmented_gram(X, u * curvature(logits(params, X)), l2)

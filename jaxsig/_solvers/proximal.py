@@ -1,9 +1,9 @@
 """FISTA (accelerated proximal gradient) for L1 and elastic-net penalties.
 
 The smooth part ``f`` (loss + (l2 / 2) |w|^2) has an ``L``-Lipschitz gradient with
-``L = lambda_max([X 1]^T diag(u) [X 1]) / 4 + l2``; the step is ``1 / L`` and the proximal map of
-``l1 |w|_1`` soft-thresholds ``w`` by ``l1 / L`` (the intercept is not penalised). Momentum is
-restarted whenever the objective rises (O'Donoghue and Candes, 2015).
+``L = lambda_max([X 1]^T diag(u) [X 1]) / 4 + max(l2)``; the step is ``1 / L`` and the proximal
+map of ``l1 |w|_1`` soft-thresholds ``w`` by ``l1 / L`` (the intercept is not penalised).
+Momentum is restarted whenever the objective rises (O'Donoghue and Candes, 2015).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from jaxsig._solvers._base import Problem, Solver, l1_norm, largest, smooth_valu
 def lipschitz(problem: Problem) -> jax.Array:
     augmented = jnp.concatenate([problem.X, jnp.ones_like(problem.X[:, :1])], axis=1)
     gram = (augmented * problem.u[:, None]).T @ augmented
-    return jnp.linalg.eigvalsh(gram)[-1] / 4 + problem.l2
+    return jnp.linalg.eigvalsh(gram)[-1] / 4 + jnp.max(problem.l2)
 
 
 def _prox_step(problem: Problem, point: Params, grad: Params, step: jax.Array) -> Params:
