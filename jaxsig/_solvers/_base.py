@@ -27,7 +27,8 @@ class Problem(NamedTuple):
 
     ``u`` are row weights, used as given: they sum to one (for mini-batches, in expectation).
     ``intercept`` is 1 to fit ``b`` and 0 to pin it at 0 (traced: switching never recompiles).
-    The penalty is ``l1 |w|_1 + (l2 / 2) |w|^2``; ``key`` drives stochastic solvers.
+    The penalty is ``sum_k l1_k |w_k| + (l2_k / 2) w_k^2``, each strength a scalar or one per
+    feature; ``key`` drives stochastic solvers.
     """
 
     X: jax.Array
@@ -41,10 +42,18 @@ class Problem(NamedTuple):
 
 
 class Solver(NamedTuple):
-    """A solver's pure functions; instances are static (hashable) arguments of the driver."""
+    """A solver's pure functions; instances are static (hashable) arguments of the driver.
+
+    ``model_params(params, state)`` gives the parameters the model is evaluated and returned
+    at, when they differ from the iterate (optax.contrib's schedule-free optimizers)."""
 
     init: Callable[[Problem, Params], Any]
     step: Callable[[Problem, Params, Any], tuple[Params, Any, jax.Array, jax.Array]]
+    model_params: Callable[[Params, Any], Params] | None = None
+
+
+def model_params(solver: Solver, params: Params, state: Any) -> Params:
+    return params if solver.model_params is None else solver.model_params(params, state)
 
 
 def effective(problem: Problem, params: Params) -> Params:
@@ -70,7 +79,7 @@ def smooth_value_and_grad(
 
 
 def l1_norm(problem: Problem, params: Params) -> jax.Array:
-    return problem.l1 * jnp.sum(jnp.abs(params.w))
+    return jnp.sum(problem.l1 * jnp.abs(params.w))
 
 
 def largest(tree: Params) -> jax.Array:
@@ -85,23 +94,106 @@ def rounding_slack(value: jax.Array) -> jax.Array:
     return 4 * jnp.finfo(value.dtype).eps * jnp.abs(value)
 
 
+def _varying_axes(leaf) -> frozenset:
+    """The ``shard_map`` mesh axes a value varies over (its type's manual axes: ``mat`` in
+    recent JAX, ``vma`` before); none outside ``shard_map``."""
+    aval = jax.typeof(leaf)
+    manual = getattr(aval, "manual_axis_type", None)
+    if manual is not None:
+        return frozenset(manual.varying)
+    return frozenset(getattr(aval, "vma", ()))
+
+
+def varying_like(tree, *references):
+    """``tree`` marked as varying over every ``shard_map`` mesh axis that a leaf of
+    ``references`` varies over: a loop's carry must keep its type, and a carry started from
+    constants would otherwise change type in its first iteration. Outside ``shard_map``, and
+    with ``check_vma=False``, nothing varies and ``tree`` comes back as it was."""
+    axes = frozenset().union(*map(_varying_axes, jax.tree.leaves(references)))
+
+    def mark(leaf):
+        missing = tuple(sorted(axes - _varying_axes(leaf)))
+        return jax.lax.pcast(leaf, missing, to="varying") if missing else leaf
+
+    return jax.tree.map(mark, tree) if axes else tree
+
+
+def logits(problem: Problem, params: Params) -> jax.Array:
+    """``X w + b`` with the intercept switch applied."""
+    p = effective(problem, params)
+    return problem.X @ p.w + p.b
+
+
+class Evaluation(NamedTuple):
+    """The smooth objective at some parameters, with the logits that gave it and its gradient:
+    solvers keep it in their state, so that an epoch evaluates each point once."""
+
+    z: jax.Array
+    value: jax.Array
+    grad: Params
+
+
+def evaluate(problem: Problem, params: Params, z: jax.Array | None = None) -> Evaluation:
+    """`Evaluation` at ``params`` (from their logits ``z`` when known: one pass over ``X``)."""
+    p = effective(problem, params)
+    z = logits(problem, params) if z is None else z
+    value = _objective.value_at(z, p.w, problem.y, problem.u, problem.l2)
+    grad = _objective.gradient_at(z, p, problem.X, problem.y, problem.u, problem.l2)
+    return Evaluation(z, value, Params(grad.w, grad.b * problem.intercept))
+
+
+def dot(a: Params, b: Params) -> jax.Array:
+    return sum(jnp.sum(x * y) for x, y in zip(a, b, strict=True))
+
+
+def moved(params: Params, move: Params, t: jax.Array) -> Params:
+    return jax.tree.map(lambda p, d: p + t * d, params, move)
+
+
 MAX_HALVINGS = 40
 
 
-def backtrack(
+def search(
     problem: Problem,
     params: Params,
+    here: Evaluation,
     move: Params,
     start: jax.Array,
-    bound: Callable[[jax.Array], jax.Array],
-) -> jax.Array:
-    """Line search: the first ``t = start / 2**j`` (``j <= 40``) with
-    ``f(params + t move) <= bound(t)``, ``f`` the smooth objective."""
+    sufficient: float,
+    slack: bool = True,
+) -> tuple[jax.Array, jax.Array]:
+    """Backtracking along ``move``: the first ``t = start / 2**j`` (``j <= 40``) with
+    ``f(params + t move) <= f(params) + sufficient * t * slope`` (plus a few ulps of ``f`` with
+    ``slack``, so that the search does not stall once decreases fall below resolution).
+
+    The trials cost no pass over ``X``: the logits are affine in ``t``, ``z(t) = z + (t / start)
+    (z_1 - z)`` with ``z_1`` the logits at ``t = start`` (exact there). Returns ``t`` and the
+    logits at ``params + t move``; ``t`` is 0 when no trial passes, which leaves the parameters
+    where they were.
+    """
+    slope = dot(here.grad, move)
+    z_start = logits(problem, moved(params, move, start))
+    dz = z_start - here.z
+    allowance = rounding_slack(here.value) if slack else 0.0
+
+    def trial(t):
+        fraction = t / start
+        z = jnp.where(fraction == 1, z_start, here.z + fraction * dz)
+        w = effective(problem, moved(params, move, t)).w
+        return z, _objective.value_at(z, w, problem.y, problem.u, problem.l2)
+
+    def passes(t, value):
+        return value <= here.value + sufficient * t * slope + allowance
 
     def too_long(carry):
-        t, halvings = carry
-        trial = jax.tree.map(lambda p, d: p + t * d, params, move)
-        return (smooth_value(problem, trial) > bound(t)) & (halvings < MAX_HALVINGS)
+        t, halvings, value = carry
+        return ~passes(t, value) & (halvings < MAX_HALVINGS)
 
-    t, _ = jax.lax.while_loop(too_long, lambda c: (0.5 * c[0], c[1] + 1), (start, 0))
-    return t
+    def halve(carry):
+        t, halvings, _ = carry
+        return 0.5 * t, halvings + 1, trial(0.5 * t)[1]
+
+    init = varying_like((start, jnp.zeros((), jnp.int32), trial(start)[1]), params, move, here)
+    t, _, value = jax.lax.while_loop(too_long, halve, init)
+    found = passes(t, value)
+    return jnp.where(found, t, 0.0), jnp.where(found, trial(t)[0], here.z)

@@ -9,10 +9,13 @@ import jax.numpy as jnp
 
 from jaxsig import _doubleword as dw
 from jaxsig._solvers._base import (
+    Evaluation,
     Problem,
     Solver,
-    backtrack,
+    evaluate,
     largest,
+    logits,
+    search,
     smooth_value_and_grad,
 )
 
@@ -41,20 +44,19 @@ def gradient_descent(closed_form: bool = True, line_search: bool = False) -> Sol
 
     def step(problem: Problem, params, state):
         compensation, last_step = state
-        value, grad = smooth_value_and_grad(problem, params, closed_form)
-        squared = sum(jnp.sum(g * g) for g in jax.tree.leaves(grad))
-        if line_search:
-            t = backtrack(
-                problem,
-                params,
-                jax.tree.map(jnp.negative, grad),
-                2 * last_step,
-                lambda t: value - 0.5 * t * squared,
-            )
+        if line_search and closed_form:
+            here = evaluate(problem, params)  # keeps the logits for the search
         else:
-            t = problem.learning_rate
-        moves = jax.tree.map(lambda g: dw.mul(-t, g), grad)
+            value, grad = smooth_value_and_grad(problem, params, closed_form)
+            here = Evaluation(logits(problem, params) if line_search else None, value, grad)
+        if line_search:
+            descent = jax.tree.map(jnp.negative, here.grad)
+            t, _ = search(problem, params, here, descent, 2 * last_step, 0.5, slack=False)
+            kept = jnp.where(t > 0, t, last_step)  # nothing passed: no move, the same next time
+        else:
+            t = kept = problem.learning_rate
+        moves = jax.tree.map(lambda g: dw.mul(-t, g), here.grad)
         params, compensation = _kahan_add(params, compensation, moves)
-        return params, (compensation, t), value, largest(grad)
+        return params, (compensation, kept), here.value, largest(here.grad)
 
     return Solver(init, step)

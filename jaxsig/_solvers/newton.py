@@ -11,19 +11,20 @@ from jax.scipy.linalg import cho_factor, cho_solve
 from jaxsig._model import Params
 from jaxsig._solvers import _objective
 from jaxsig._solvers._base import (
+    Evaluation,
     Problem,
     Solver,
-    backtrack,
     effective,
+    evaluate,
     largest,
-    rounding_slack,
-    smooth_value_and_grad,
+    moved,
+    search,
 )
 
 _ARMIJO = 1e-4
 
 
-def _system(problem: Problem, params: Params) -> jax.Array:
+def system(problem: Problem, params: Params) -> jax.Array:
     """Hessian in ``(w, b)``; with the intercept off its row and column become the identity's."""
     h = _objective.hessian(effective(problem, params), problem.X, problem.u, problem.l2)
     keep = jnp.ones(h.shape[0], h.dtype).at[-1].set(problem.intercept)
@@ -33,26 +34,18 @@ def _system(problem: Problem, params: Params) -> jax.Array:
 @functools.cache
 def newton() -> Solver:
     """``d = -H^{-1} g`` by Cholesky; step ``t`` halved from 1 until
-    ``f(w + t d) <= f(w) + 1e-4 t g.d``. Needs ``l2 > 0`` or data that are not separable."""
+    ``f(w + t d) <= f(w) + 1e-4 t g.d``. Needs ``l2 > 0`` or data that are not separable. The
+    state keeps the evaluation at the current parameters (their logits and gradient)."""
 
-    def init(problem: Problem, params):
-        return ()
+    def init(problem: Problem, params: Params) -> Evaluation:
+        return evaluate(problem, params)
 
-    def step(problem: Problem, params, state):
-        value, grad = smooth_value_and_grad(problem, params)
-        g = jnp.append(grad.w, grad.b)
-        direction = -cho_solve(cho_factor(_system(problem, params)), g)
+    def step(problem: Problem, params: Params, here: Evaluation):
+        g = jnp.append(here.grad.w, here.grad.b)
+        direction = -cho_solve(cho_factor(system(problem, params)), g)
         move = Params(direction[:-1], direction[-1])
-        slope = jnp.dot(g, direction)
-
-        t = backtrack(
-            problem,
-            params,
-            move,
-            jnp.ones((), value.dtype),
-            lambda t: value + _ARMIJO * t * slope + rounding_slack(value),
-        )
-        params = jax.tree.map(lambda p, d: p + t * d, params, move)
-        return params, state, value, largest(grad)
+        t, z = search(problem, params, here, move, jnp.ones((), g.dtype), _ARMIJO)
+        new = moved(params, move, t)
+        return new, evaluate(problem, new, z), here.value, largest(here.grad)
 
     return Solver(init, step)

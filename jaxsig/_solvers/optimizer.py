@@ -5,11 +5,24 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import jax
 import optax
+from optax.contrib import ScheduleFreeState, schedule_free_eval_params
 
 from jaxsig._solvers._base import Problem, Solver, largest, smooth_value, smooth_value_and_grad
 
 Optimizer = optax.GradientTransformation | Callable[..., optax.GradientTransformation]
+
+
+def evaluation_params(params, state):
+    """The parameters a schedule-free optimizer (optax.contrib) evaluates at, which differ from
+    its iterate; ``params`` for every other optimizer."""
+    free = [
+        s
+        for s in jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, ScheduleFreeState))
+        if isinstance(s, ScheduleFreeState)
+    ]
+    return schedule_free_eval_params(free[0], params) if free else params
 
 
 def transformation(optimizer: Optimizer, problem: Problem) -> optax.GradientTransformation:
@@ -40,4 +53,4 @@ def optax_solver(optimizer: Optimizer, closed_form: bool = True) -> Solver:
         )
         return optax.apply_updates(params, updates), state, value, largest(grad)
 
-    return Solver(init, step)
+    return Solver(init, step, evaluation_params)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxsig._solvers._base import Problem, Solver, largest, smooth_value, smooth_value_and_grad
-from jaxsig._solvers.optimizer import Optimizer, transformation
+from jaxsig._solvers.optimizer import Optimizer, evaluation_params, transformation
 
 
 @functools.cache
@@ -29,6 +29,11 @@ def minibatch_sgd(optimizer: Optimizer, batch_size: int, closed_form: bool = Tru
         opt_state, key = state
         key, epoch_key = jax.random.split(key)
         n = problem.X.shape[0]
+        if not isinstance(n, int):
+            raise ValueError(
+                "solver='sgd' needs a static row count (its batches per epoch): export it for "
+                "one n, or use another solver with a symbolic row count"
+            )
         n_batches = -(-n // batch_size)
         order = jax.random.permutation(epoch_key, n)
         padded = jnp.concatenate([order, jnp.zeros(n_batches * batch_size - n, order.dtype)])
@@ -56,4 +61,4 @@ def minibatch_sgd(optimizer: Optimizer, batch_size: int, closed_form: bool = Tru
         )
         return params, (opt_state, key), jnp.sum(values), jnp.max(residuals)
 
-    return Solver(init, step)
+    return Solver(init, step, lambda params, state: evaluation_params(params, state[0]))
