@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.typing import ArrayLike
 
-from jaxsig import _progress
+from jaxsig import _checkpoints, _implicit, _progress
+from jaxsig import _setup as setup_
 from jaxsig import _validate as check
-from jaxsig._loss import row_weights
-from jaxsig._model import Params, init
+from jaxsig._model import Params
+from jaxsig._setup import (
+    DEFAULT_LEARNING_RATE as DEFAULT_LEARNING_RATE,
+)
+from jaxsig._setup import (
+    Derivatives,
+    GradientMode,
+    SolverName,
+)
 from jaxsig._solvers import _driver
-from jaxsig._solvers._base import Problem, Solver
-from jaxsig._solvers.gd import gradient_descent
-from jaxsig._solvers.lbfgs import lbfgs
-from jaxsig._solvers.newton import newton
-from jaxsig._solvers.optimizer import Optimizer, optax_solver
-from jaxsig._solvers.proximal import fista
-from jaxsig._solvers.sgd import minibatch_sgd
-
-SolverName = Literal["gd", "sgd", "lbfgs", "newton", "fista"]
-GradientMode = Literal["closed_form", "autodiff"]
-
-DEFAULT_LEARNING_RATE = 0.01
+from jaxsig._solvers._base import Problem
+from jaxsig._solvers._driver import FitState
+from jaxsig._solvers.optimizer import Optimizer
 
 
 class ConvergenceWarning(UserWarning):
@@ -39,10 +38,12 @@ class FitResult(NamedTuple):
     """The outcome of `fit`.
 
     Attributes:
-      params: fitted parameters.
-      history: objective at the parameters entering each epoch, (epochs,) or (epochs, k); NaN
-        after a tolerance stop.
-      iterations: epochs run, per output.
+      params: fitted parameters: the iterate after the last epoch, or with ``validation`` the
+        one with the lowest held-out loss (for optax.contrib's schedule-free optimizers, the
+        parameters they evaluate at).
+      history: objective at the parameters entering each epoch of this call, (epochs,) or
+        (epochs, k); NaN after a stop.
+      iterations: epochs run, per output (counting those of a resumed state).
       converged: whether the stopping measure met ``tol`` (with a fixed number of epochs and no
         tol, whether it reached 0).
       gradient_norm: the stopping measure at its last check: the largest gradient entry (for
@@ -50,6 +51,13 @@ class FitResult(NamedTuple):
         epoch, which are the returned ones when ``tol`` was met. For ``sgd``, ``history`` is
         the mean mini-batch objective over each epoch and ``gradient_norm`` the largest
         mini-batch gradient entry of the last epoch: estimates.
+      state: everything needed to continue: ``fit(..., resume=result.state)`` runs further
+        epochs as if the first call had run them all, bit for bit. A pytree (several outputs
+        lead every leaf with their axis); `jaxsig.io.save_state` writes it to a file.
+      best_epoch: with ``validation``, the epoch the returned parameters entered (0 is the
+        start), per output; else None.
+      validation_history: with ``validation``, the held-out loss at the parameters entering
+        each epoch, like ``history``; else None.
     """
 
     params: Params
@@ -57,143 +65,17 @@ class FitResult(NamedTuple):
     iterations: jax.Array
     converged: jax.Array
     gradient_norm: jax.Array
+    state: FitState
+    best_epoch: jax.Array | None = None
+    validation_history: jax.Array | None = None
 
 
-def make_solver(
-    solver: str,
-    optimizer: Optimizer | None,
-    gradient: GradientMode,
-    line_search: bool,
-    batch_size: int | None,
-) -> Solver:
-    closed_form = gradient == "closed_form"
-    if solver == "gd":
-        if optimizer is None:
-            return gradient_descent(closed_form, line_search)
-        return optax_solver(optimizer, closed_form)
-    if solver == "sgd":
-        return minibatch_sgd(optax.sgd if optimizer is None else optimizer, batch_size, closed_form)
-    return {"lbfgs": lbfgs, "newton": newton, "fista": fista}[solver]()
-
-
-def check_options(
-    solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
-) -> None:
-    if solver not in ("gd", "sgd", "lbfgs", "newton", "fista"):
-        raise ValueError(f"solver must be gd, sgd, lbfgs, newton or fista, got {solver!r}")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if gradient not in ("closed_form", "autodiff"):
-        raise ValueError(f"gradient must be 'closed_form' or 'autodiff', got {gradient!r}")
-    if gradient != "closed_form" and solver not in ("gd", "sgd"):
-        raise ValueError(f"gradient applies to solver 'gd' or 'sgd', not {solver!r}")
-    if optimizer is not None and solver not in ("gd", "sgd"):
-        raise ValueError(f"optimizer applies to solver 'gd' or 'sgd', not {solver!r}")
-    transformation = isinstance(optimizer, optax.GradientTransformation)
-    if transformation and learning_rate is not None:
-        raise ValueError(
-            "learning_rate is set by the optax transformation; pass an optimizer factory "
-            "(e.g. optax.adam) to give it here"
-        )
-    if optimizer is not None and not (callable(optimizer) or transformation):
-        raise ValueError(f"optimizer must be an optax transformation or factory: {optimizer!r}")
-    if learning_rate is not None and solver in ("lbfgs", "newton", "fista"):
-        raise ValueError(f"solver {solver!r} chooses its own step; do not pass learning_rate")
-    if l1 is not None and solver != "fista":
-        raise ValueError("an l1 penalty needs solver='fista' (the others are smooth solvers)")
-    if line_search and (solver != "gd" or optimizer is not None):
-        raise ValueError("line_search applies to solver='gd' without an optimizer")
-    if solver == "sgd":
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"solver='sgd' needs a positive int batch_size, got {batch_size!r}")
-        if tol is not None:
-            raise ValueError("solver='sgd' runs a fixed number of epochs: tol must be None")
-    elif batch_size is not None:
-        raise ValueError("batch_size applies to solver='sgd' only")
-
-
-def _class_weights(class_weight, y: jax.Array) -> np.ndarray | None:
-    """Per-row weights from ``"balanced"`` (n / (2 n_c), as scikit-learn) or ``{0: a, 1: b}``."""
-    if class_weight is None:
-        return None
-    if isinstance(y, jax.core.Tracer):
-        raise ValueError("class_weight needs concrete labels; inside jit pass sample_weight")
-    labels = np.asarray(y)
-    if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
-        raise ValueError("class_weight needs one column of hard labels 0 and 1")
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise ValueError(f"class_weight must be 'balanced' or a mapping, got {class_weight!r}")
-        counts = np.bincount(labels.astype(int), minlength=2)
-        per_class = labels.size / (2 * counts)
-    elif isinstance(class_weight, Mapping):
-        values = np.array(list(class_weight.values()), float)
-        if set(class_weight) - {0, 1} or not (np.isfinite(values) & (values >= 0)).all():
-            raise ValueError(f"class_weight keys must be 0 and 1, weights >= 0: {class_weight}")
-        per_class = np.array([class_weight.get(0, 1.0), class_weight.get(1, 1.0)], float)
-    else:
-        raise ValueError(f"class_weight must be 'balanced' or a mapping, got {class_weight!r}")
-    return per_class[labels.astype(int)]
-
-
-class Setup(NamedTuple):
-    """Validated data in the working dtype (float32 at least), shared by `fit` and sweeps."""
-
-    X: jax.Array
-    y: jax.Array
-    v: jax.Array | None  # sample times class weights, unnormalised
-    params: Params  # the start, intercept pinned at 0 when it is off
-    intercept: jax.Array  # 1.0 or 0.0
-    dtype: jnp.dtype  # the input's dtype, for the returned parameters
-
-
-def prepare(X, y, sample_weight, class_weight, fit_intercept, params) -> Setup:
-    """Validates data, weights and the start; half precisions move to float32: 1 / n and small
-    weights would be subnormal (flushed to zero on XLA:CPU) and LAPACK has no half-precision
-    Cholesky or eigensolver."""
-    X = check.as_features(X)
-    y = check.as_labels(y, X)
-    v = check.as_sample_weight(sample_weight, X)
-    by_class = _class_weights(class_weight, y)
-    if by_class is not None:
-        v = check.as_sample_weight(by_class if v is None else v * by_class, X)
-    if params is None:
-        params = init(X.shape[1], None if y.ndim == 1 else y.shape[1], dtype=X.dtype)
-    check.check_params(params, X, y)
-    work = jnp.promote_types(X.dtype, jnp.float32)
-    intercept = jnp.asarray(fit_intercept, work)
-    params = jax.tree.map(lambda a: jnp.asarray(a, work), params)
-    params = params._replace(b=params.b * intercept)
-    return Setup(X.astype(work), y.astype(work), v, params, intercept, X.dtype)
-
-
-def as_problem(setup: Setup, learning_rate, l1, l2, key: jax.Array) -> Problem:
-    """The solvers' problem: ``setup``'s data, normalised row weights and the hyperparameters."""
-    return Problem(
-        setup.X,
-        setup.y,
-        row_weights(setup.params, setup.X, setup.v),
-        *(jnp.asarray(h, setup.X.dtype) for h in (learning_rate, l1, l2)),
-        setup.intercept,
-        key,
+def resumed(resume, solver, problem: Problem, params: Params, watch) -> FitState:
+    """A state to resume from, checked against the structure this fit starts from."""
+    template = jax.eval_shape(
+        functools.partial(_driver.fresh_columns, solver), problem, params, watch
     )
-
-
-def check_concrete_for_progress(tree) -> None:
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree)):
-        raise ValueError(
-            "progress=True runs the loop in chunks from Python and needs concrete inputs; "
-            "inside jit or vmap leave it off"
-        )
-
-
-def as_key(key) -> jax.Array:
-    """A typed PRNG key from None (seed 0), an int seed, a typed key or a legacy uint32 key."""
-    if key is None or isinstance(key, int):
-        return jax.random.key(0 if key is None else key)
-    if not jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
-        return jax.random.wrap_key_data(key)  # a legacy uint32 key: same stream, one trace
-    return key
+    return _checkpoints.restore(resume, template)
 
 
 def fit(
@@ -215,11 +97,16 @@ def fit(
     batch_size: int | None = None,
     key: jax.Array | None = None,
     params: Params | None = None,
+    validation=None,
+    patience: int = 10,
+    min_delta: ArrayLike = 0.0,
+    resume: FitState | _checkpoints.Checkpoint | None = None,
+    differentiate: Derivatives | None = None,
     progress: bool = False,
 ) -> FitResult:
     """Fits a logistic model, compiled as one loop over epochs.
 
-    Minimises ``sum_i u_i loss(x_i w + b, y_i) + l1 |w|_1 + (l2 / 2) |w|^2`` with
+    Minimises ``sum_i u_i loss(x_i w + b, y_i) + sum_k (l1_k |w_k| + (l2_k / 2) w_k^2)`` with
     ``u = v / sum(v)`` (v: sample weights times class weights, or ones); the intercept is never
     penalised. A 2-D ``y`` of shape (n, k) fits k independent columns. float16 and bfloat16
     data are fitted in float32 and the parameters returned in the input dtype.
@@ -228,16 +115,18 @@ def fit(
       X: features, (n, d); integer or boolean input is converted to floats.
       y: labels in ``[0, 1]``, (n,) or (n, k).
       solver: ``"gd"`` (the tutorial's gradient step, a line search, or any optax optimizer),
-        ``"sgd"`` (shuffled mini-batches), ``"lbfgs"`` (optax.lbfgs with a zoom line search),
-        ``"newton"`` (closed-form Hessian, Cholesky, line search) or ``"fista"`` (proximal, for
-        ``l1``). Static: each solver compiles once.
-      epochs: the number of epochs, or with ``tol`` the most allowed (static).
+        ``"sgd"`` (shuffled mini-batches), ``"lbfgs"`` (two-loop recursion and Armijo
+        backtracking), ``"newton"`` (closed-form Hessian, Cholesky, line search) or ``"fista"``
+        (proximal, for ``l1``). Static: each solver compiles once.
+      epochs: the number of epochs, or with ``tol`` or ``validation`` the most allowed
+        (static); with ``resume``, the number of further epochs.
       tol: stop once the largest gradient entry (``fista``: of the proximal gradient mapping)
         is at most ``tol``, in a ``lax.while_loop``; None runs every epoch in a ``lax.scan``.
       learning_rate: step size for ``gd`` and ``sgd`` (default 0.01, the tutorial's), the first
         trial step with ``line_search``; traced. With a ready optax transformation it must be
         None. The other solvers choose their own steps.
-      l2, l1: penalty strengths, traced; ``l1`` needs ``solver="fista"``.
+      l2, l1: penalty strengths, each a scalar or one per feature (d,), traced; ``l1`` needs
+        ``solver="fista"``.
       sample_weight: non-negative row weights, (n,), traced.
       class_weight: ``"balanced"`` (``n / (2 n_c)``, as scikit-learn) or ``{0: a, 1: b}``.
       fit_intercept: False pins ``b`` at 0, also when ``params`` are given (traced: no
@@ -249,6 +138,26 @@ def fit(
       batch_size: rows per mini-batch for ``sgd`` (static); a last partial batch is padded.
       key: PRNG key (or an int seed) for ``sgd``'s shuffles (default ``jax.random.key(0)``).
       params: starting point; zeros by default.
+      validation: held-out rows for early stopping: ``(X_val, y_val)``, ``(X_val, y_val,
+        sample_weight_val)``, or a (n,) 0/1 mask of rows of ``X`` to hold out of training.
+        The held-out loss (weighted mean logistic loss) is measured at the parameters entering
+        every epoch; a run stops once it has not improved by more than ``min_delta`` for
+        ``patience`` epochs, and returns the best parameters. Every output column stops at its
+        own best, inside the one compiled loop.
+      patience, min_delta: the early-stopping rule (traced).
+      resume: a `FitState` (``result.state``) or a checkpoint from `jaxsig.io.load_state`, to
+        continue from; it must come from the same solver, optimizer and shapes. The options
+        and data are the caller's: continuing with the same ones gives the longer run's result
+        bit for bit.
+      differentiate: what ``jax.grad``, ``jax.jvp`` and friends of the result differentiate.
+        ``"optimum"`` (the default): the derivative of the optimum with respect to ``X``,
+        ``y``, ``sample_weight``, ``l2`` and ``l1``, by the implicit function theorem (one
+        linear solve with the Hessian; the loop is not differentiated, so it works for every
+        solver, in both modes, also through a ``while_loop``). The learning rate and the start
+        have no effect on an optimum. ``"iterates"``: the derivative of the computation
+        itself, unrolled through every epoch (reverse mode needs a fixed number of epochs and
+        a solver without a line search: ``gd``, ``sgd``, ``fista`` or an optax optimizer).
+        With ``validation`` the result is an iterate, and ``"iterates"`` is the default.
       progress: a progress bar (tqdm) on stderr when it is a terminal, shown once the run has
         lasted a second: the compiled loop then runs in chunks called from Python, about four
         a second, with the same result (bit for bit for one output column, to rounding for
@@ -260,59 +169,95 @@ def fit(
 
     Raises:
       ValueError: before compiling, for inputs of the wrong shape, NaN or inf, labels outside
-        ``[0, 1]``, a single class, empty data, negative weights, bad hyperparameters or
-        options that do not fit the solver.
+        ``[0, 1]``, a single class, empty data, negative weights, bad hyperparameters, options
+        that do not fit the solver, or a ``resume`` state of another structure.
 
     Warns:
-      ConvergenceWarning: ``tol`` was given and some output did not reach it.
+      ConvergenceWarning: ``tol`` was given and some output neither reached it nor stopped
+        early.
 
-    Concrete inputs are validated; inside ``jit`` or ``vmap`` only shapes can be, and a missed
-    tolerance shows only in ``converged``.
+    Concrete inputs (NumPy arrays, numbers, and JAX arrays, also those a caller's ``jit`` or
+    ``vmap`` closes over) are validated; traced arguments only by shape, and a missed
+    tolerance then shows only in ``converged``.
     """
-    check_options(
+    setup_.check_options(
         solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
     )
-    setup = prepare(X, y, sample_weight, class_weight, fit_intercept, params)
+    setup = setup_.prepare(X, y, sample_weight, class_weight, fit_intercept, params)
+    d = setup.X.shape[1]
     learning_rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
     check.check_hyperparameter("learning_rate", learning_rate, positive=True)
-    check.check_hyperparameter("l2", l2)
+    setup_.check_penalty("l2", l2, d)
     l1 = 0.0 if l1 is None else l1
-    check.check_hyperparameter("l1", l1)
+    setup_.check_penalty("l1", l1, d)
     if tol is not None:
         check.check_hyperparameter("tol", tol)
+    watch, train = None, None
+    if validation is not None:
+        watch, train = setup_.as_watch(validation, setup, patience, min_delta)
+    derivatives = setup_.check_derivatives(differentiate, watch is not None)
     work = setup.X.dtype
-    problem = as_problem(setup, learning_rate, l1, l2, as_key(key))
-    arguments = (
-        make_solver(solver, optimizer, gradient, line_search, batch_size),
-        problem,
-        setup.params,
-        jnp.asarray(0.0 if tol is None else tol, work),
-    )
+    problem = setup_.as_problem(setup, learning_rate, l1, l2, setup_.as_key(key), v=train)
+    method = setup_.make_solver(solver, optimizer, gradient, line_search, batch_size)
+    start = setup.params
+    if resume is not None and params is not None:
+        raise ValueError("give params (a start) or resume (a state to continue), not both")
+    if resume is not None:
+        start = resumed(resume, method, problem, setup.params, watch)
+    tol_value = jnp.asarray(0.0 if tol is None else tol, work)
+    run_problem = problem
+    if derivatives == "optimum":  # the loop is not differentiated: `_implicit` gives d(optimum)
+        run_problem, start = jax.lax.stop_gradient((problem, start))
+    arguments = (method, run_problem, start, watch, tol_value)
     if progress:
-        check_concrete_for_progress(problem)
+        setup_.check_concrete_for_progress((problem, start, watch))
     columns = 1 if setup.y.ndim == 1 else setup.y.shape[1]
-    cost = _progress.epoch_work(setup.X.shape, solver, columns)
+    cost = _progress.epoch_work(setup.X.shape, solver, columns) if progress else 0.0
+    until_tolerance = tol is not None
     if progress and _progress.worth_chunking(epochs, cost):
         with _progress.epochs_bar(epochs, f"fit {solver}") as show:
             run = _driver.run_in_chunks(
                 *arguments,
                 epochs=epochs,
-                until_tolerance=tol is not None,
+                until_tolerance=until_tolerance,
                 on_progress=show,
                 first_chunk=_progress.first_chunk(cost),
             )
     else:
-        run = _driver.run(*arguments, epochs=epochs, until_tolerance=tol is not None)
-    if tol is not None and not isinstance(run.converged, jax.core.Tracer):
-        missed = int(np.sum(~np.asarray(run.converged)))
-        if missed:
-            warnings.warn(
-                f"{solver} did not reach tol={float(tol):g} in {epochs} epochs for {missed} "
-                f"output(s); largest gradient entry {float(jnp.max(run.residual)):.3g}. "
-                "Raise epochs, loosen tol, or add l2.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-    fitted = Params(run.params.w, run.params.b * setup.intercept)
+        run = _driver.run(*arguments, epochs=epochs, until_tolerance=until_tolerance)
+    _warn_if_missed(run, tol, epochs, solver, watch)
+    fitted = run.params
+    if watch is None and method.model_params is not None:
+        fitted = _driver.final_params(method, run.state)
+        if setup.y.ndim == 2:
+            fitted = Params(fitted.w.T, fitted.b)
+    if derivatives == "optimum":
+        fitted = _implicit.optimum(fitted, problem)
+    fitted = Params(fitted.w, fitted.b * setup.intercept)
     fitted = jax.tree.map(lambda a: a.astype(setup.dtype), fitted)
-    return FitResult(fitted, run.history, run.iterations, run.converged, run.residual)
+    return FitResult(
+        fitted,
+        run.history,
+        run.iterations,
+        run.converged,
+        run.residual,
+        run.state,
+        run.best_epoch,
+        run.validation,
+    )
+
+
+def _warn_if_missed(run: _driver.Run, tol, epochs: int, solver: str, watch) -> None:
+    if tol is None or not check.is_concrete(run.converged):
+        return
+    missed = ~np.asarray(run.converged)
+    if watch is not None:
+        missed &= ~(np.asarray(run.state.best.stale) >= np.asarray(watch.patience))
+    if missed.sum():
+        warnings.warn(
+            f"{solver} did not reach tol={float(tol):g} in {epochs} epochs for "
+            f"{int(missed.sum())} output(s); largest gradient entry "
+            f"{float(np.max(np.asarray(run.residual))):.3g}. Raise epochs, loosen tol, or add l2.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )

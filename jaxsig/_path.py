@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxsig import _fit
+from jaxsig import _fit, _implicit, _setup
 from jaxsig import _validate as check
 from jaxsig._model import Params
 from jaxsig._solvers import _driver
@@ -37,14 +37,25 @@ class PathResult(NamedTuple):
 
 @functools.partial(jax.jit, static_argnames=("solver", "epochs"))
 def _scan(solver: Solver, problem: Problem, start: Params, l2s, tol, *, epochs: int):
+    """The path's optima, each with the derivatives of an optimum (`_implicit`): the warm-started
+    loop itself is not differentiated."""
+    loop_problem, start, loop_l2s = jax.lax.stop_gradient((problem, start, l2s))
+
     def point(params, l2):
-        run = _driver.run(
-            solver, problem._replace(l2=l2), params, tol, epochs=epochs, until_tolerance=True
+        run = _driver.solve(
+            solver,
+            loop_problem._replace(l2=l2),
+            params,
+            None,
+            tol,
+            epochs=epochs,
+            until_tolerance=True,
         )
         return run.params, (run.params, run.iterations, run.converged, run.residual)
 
-    _, out = jax.lax.scan(point, start, l2s)
-    return out
+    _, (fitted, *out) = jax.lax.scan(point, start, loop_l2s)
+    fitted = jax.vmap(lambda p, l2: _implicit.optimum(p, problem._replace(l2=l2)))(fitted, l2s)
+    return fitted, *out
 
 
 def path(
@@ -74,27 +85,28 @@ def path(
     """
     if solver not in ("newton", "lbfgs"):
         raise ValueError(f"path supports solver 'newton' or 'lbfgs', got {solver!r}")
-    _fit.check_options(solver, None, None, None, tol, "closed_form", False, None, epochs)
+    _setup.check_options(solver, None, None, None, tol, "closed_form", False, None, epochs)
     check.check_hyperparameter("tol", tol)
-    setup = _fit.prepare(X, y, sample_weight, class_weight, fit_intercept, params)
+    setup = _setup.prepare(X, y, sample_weight, class_weight, fit_intercept, params)
     if setup.y.ndim != 1:
         raise ValueError(f"path needs one label column, got y of shape {setup.y.shape}")
     values = check.as_sweep_axis("l2", l2, low=0)
-    order = np.argsort(-values, kind="stable")
+    concrete = check.is_concrete(values)  # a traced path sorts inside the trace
+    order = np.argsort(-values, kind="stable") if concrete else jnp.argsort(-values, stable=True)
     work = setup.X.dtype
-    problem = _fit.as_problem(setup, 0.0, 0.0, 0.0, jax.random.key(0))
+    problem = _setup.as_problem(setup, 0.0, 0.0, 0.0, jax.random.key(0))
     fitted, iterations, converged, residual = _scan(
-        _fit.make_solver(solver, None, "closed_form", False, None),
+        _setup.make_solver(solver, None, "closed_form", False, None),
         problem,
         setup.params,
         jnp.asarray(values[order], work),
         jnp.asarray(tol, work),
         epochs=epochs,
     )
-    back = np.argsort(order)
+    back = np.argsort(order) if concrete else jnp.argsort(order)
     fitted = Params(fitted.w[back], fitted.b[back] * setup.intercept)
-    if not isinstance(converged, jax.core.Tracer) and not bool(np.all(converged)):
-        missed = values[order][~np.asarray(converged)]
+    if check.is_concrete(converged) and not bool(np.all(converged)):
+        missed = np.asarray(values)[order][~np.asarray(converged)]
         warnings.warn(
             f"{solver} did not reach tol={float(tol):g} in {epochs} iterations at "
             f"{missed.size} l2 value(s), e.g. {missed[0]:g}; raise epochs or loosen tol",

@@ -18,12 +18,13 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
-from jaxsig import _fit, _progress
+from jaxsig import _implicit, _progress, _setup
 from jaxsig import _validate as check
 from jaxsig._distributed import auto_axes, axis_of
 from jaxsig._model import Params, logits
+from jaxsig._setup import Derivatives, GradientMode, SolverName
 from jaxsig._solvers import _driver, _objective
-from jaxsig._solvers._base import Problem, Solver
+from jaxsig._solvers._base import Problem, Solver, model_params
 from jaxsig._solvers.optimizer import Optimizer
 
 
@@ -31,52 +32,55 @@ class SweepResult(NamedTuple):
     """Stacked results, one row per point (P points).
 
     Attributes:
-      points: each point's hyperparameters as given (NumPy), ``{name: (P,)}`` for
-        ``learning_rate``, ``l2``, ``l1``, ``seed``, ``threshold`` and ``fold`` (-1 without
-        folds).
+      points: each point's hyperparameters as given, ``{name: (P,)}`` for ``learning_rate``,
+        ``l2``, ``l1``, ``seed``, ``threshold`` and ``fold`` (-1 without folds): NumPy arrays,
+        or JAX arrays for a traced grid.
       params: ``w`` (P, d) and ``b`` (P,).
-      history, iterations, converged, gradient_norm: as in `FitResult`, with a leading P axis.
+      history, iterations, converged, gradient_norm, best_epoch, validation_history: as in
+        `FitResult`, with a leading P axis.
       metrics: ``{"log_loss", "accuracy"}`` (P,) on the held-out fold, or on the training rows
         when there are no folds; accuracy at each point's threshold. Weighted by the sample and
         class weights.
     """
 
-    points: dict[str, np.ndarray]
+    points: dict
     params: Params
     history: jax.Array
     iterations: jax.Array
     converged: jax.Array
     gradient_norm: jax.Array
     metrics: dict[str, jax.Array]
+    best_epoch: jax.Array | None = None
+    validation_history: jax.Array | None = None
 
 
-def _product(axes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every combination, the last axis fastest."""
-    names = list(axes)
-    combos = list(itertools.product(*(range(axes[n].size) for n in names)))
-    index = np.array(combos, dtype=np.int64).reshape(len(combos), len(names))
-    return {n: axes[n][index[:, i]] for i, n in enumerate(names)}
-
-
-def _points(axes: Mapping[str, np.ndarray], folds: np.ndarray, grid: bool) -> dict[str, np.ndarray]:
-    """The hyperparameter points, every combination (grid) or side by side (zip, length-1 axes
-    broadcast), each repeated for every fold (folds fastest)."""
+def _indices(sizes: Mapping[str, int], n_folds: int, grid: bool) -> dict[str, np.ndarray]:
+    """Each point's index into every axis: every combination (grid, the last axis fastest) or
+    side by side (zip, length-1 axes broadcast), each repeated for every fold (folds fastest);
+    ``"fold"`` indexes the folds."""
+    names = list(sizes)
     if grid:
-        chosen = _product(axes)
+        combos = np.array(list(itertools.product(*(range(sizes[n]) for n in names))), np.int64)
+        index = {n: combos.reshape(-1, len(names))[:, i] for i, n in enumerate(names)}
     else:
-        lengths = {n: a.size for n, a in axes.items() if a.size != 1}
+        lengths = {n: size for n, size in sizes.items() if size != 1}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"zipped sweep axes must have one length (or 1), got {lengths}")
         size = next(iter(lengths.values()), 1)
-        chosen = {n: np.broadcast_to(a, (size,)) for n, a in axes.items()}
-    size = next(iter(chosen.values())).size
-    chosen = {n: np.repeat(a, folds.size) for n, a in chosen.items()}
-    chosen["fold"] = np.tile(folds, size)
-    return chosen
+        index = {n: np.arange(size) if sizes[n] != 1 else np.zeros(size, np.int64) for n in names}
+    size = next(iter(index.values())).size
+    index = {n: np.repeat(i, n_folds) for n, i in index.items()}
+    index["fold"] = np.tile(np.arange(n_folds), size)
+    return index
 
 
 def _check_folds(folds: ArrayLike, y: jax.Array) -> np.ndarray:
     """Fold numbers (n,) with values 0 .. k-1, k >= 2; each training part holds both classes."""
+    if not check.is_concrete(folds):
+        raise ValueError(
+            "folds are traced, but their count sets the number of sweep points, which must be "
+            "static: pass the fold numbers as a NumPy array (or close over them)"
+        )
     ids = np.asarray(folds)
     n = y.shape[0]
     if ids.shape != (n,) or not np.issubdtype(ids.dtype, np.integer):
@@ -87,11 +91,13 @@ def _check_folds(folds: ArrayLike, y: jax.Array) -> np.ndarray:
     k = int(ids.max()) + 1
     if ids.min() < 0 or k < 2 or np.setdiff1d(np.arange(k), ids).size:
         raise ValueError(f"folds must number the folds 0 .. k-1 (k >= 2), got {np.unique(ids)}")
-    labels = np.asarray(y) > 0.5
-    for j in range(k):
-        train = labels[ids != j]
-        if train.all() or not train.any():
-            raise ValueError(f"the training rows of fold {j} hold one class only")
+    if check.is_concrete(y):
+        with jax.ensure_compile_time_eval():
+            labels = np.asarray(y) > 0.5
+        for j in range(k):
+            train = labels[ids != j]
+            if train.all() or not train.any():
+                raise ValueError(f"the training rows of fold {j} hold one class only")
     return ids
 
 
@@ -140,100 +146,134 @@ def _held_out(shared: _Shared, point: dict) -> jax.Array:
     return jnp.where(point["fold"] < 0, 1.0, held)
 
 
-def _outcome(shared: _Shared, point: dict, run: _driver.Run):
-    params = Params(run.params.w, run.params.b * shared.intercept)
-    held = _held_out(shared, point)
-    return params, run, _metrics(params, shared.X, shared.y, shared.v * held, point["threshold"])
-
-
 # Per-point problems share X, y, the intercept switch; row weights and hyperparameters vary.
+# Held-out rows for early stopping are shared too.
 POINT_AXES = Problem(None, None, 0, 0, 0, 0, None, 0)
+_AXES = _driver.Axes(POINT_AXES, None)
 
 
 def _problems(shared: _Shared, point: dict) -> Problem:
     return jax.vmap(lambda p: _problem(shared, p), out_axes=POINT_AXES)(point)
 
 
-def _start_points(solver: Solver, shared: _Shared, point: dict, epochs: int) -> _driver.Carry:
+def _detached(problems: Problem, shared: _Shared, derivatives: str):
+    """What the loop runs on: with optimum derivatives, no tangent enters it."""
+    if derivatives == "optimum":
+        return jax.lax.stop_gradient((problems, shared.params))
+    return problems, shared.params
+
+
+def _outcome(
+    solver: Solver,
+    shared: _Shared,
+    point: dict,
+    problems: Problem,
+    watch,
+    run: _driver.Run,
+    derivatives: str,
+):
+    params = run.params
+    if watch is None:
+        params = jax.vmap(functools.partial(model_params, solver))(params, run.state.solver_state)
+    if derivatives == "optimum":
+        params = jax.vmap(_implicit.optimum, in_axes=(0, POINT_AXES))(params, problems)
+    params = Params(params.w, params.b * shared.intercept)
+
+    def measured(p, point):
+        weight = shared.v * _held_out(shared, point)
+        return _metrics(p, shared.X, shared.y, weight, point["threshold"])
+
+    return params, run, jax.vmap(measured)(params, point)
+
+
+@functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance", "derivatives"))
+def _run(
+    solver: Solver, shared: _Shared, point: dict, watch, *, epochs, until_tolerance, derivatives
+):
     problems = _problems(shared, point)
-    return _driver.batch_start(solver, problems, shared.params, epochs, POINT_AXES, None)
+    loop_problems, start = _detached(problems, shared, derivatives)
+    run = _driver.solve(
+        solver,
+        loop_problems,
+        start,
+        watch,
+        shared.tol,
+        epochs=epochs,
+        until_tolerance=until_tolerance,
+        axes=_AXES,
+        params_axis=None,
+    )
+    return _outcome(solver, shared, point, problems, watch, run, derivatives)
 
 
-def _advance_points(
-    solver, shared: _Shared, point: dict, carry, limit, until_tolerance: bool
-) -> _driver.Carry:
-    """Every point in one loop (`_driver.advance`), the solver's step vmapped inside it."""
-    step = _driver.batch_step(solver, _problems(shared, point), POINT_AXES)
-    return _driver.advance(step, carry, shared.tol, limit, until_tolerance)
-
-
-def _finish_points(shared: _Shared, point: dict, carry, until_tolerance: bool):
-    def one(p, c):
-        return _outcome(shared, p, _driver.finish(c, shared.tol, until_tolerance))
-
-    return jax.vmap(one)(point, carry)
-
-
-@functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance"))
-def _run(solver: Solver, shared: _Shared, point: dict, *, epochs: int, until_tolerance: bool):
-    if until_tolerance:
-        carry = _start_points(solver, shared, point, epochs)
-        carry = _advance_points(solver, shared, point, carry, epochs, until_tolerance)
-        return _finish_points(shared, point, carry, until_tolerance)
-
-    def one(point):
-        run = _driver.run(
-            solver,
-            _problem(shared, point),
-            shared.params,
-            shared.tol,
-            epochs=epochs,
-            until_tolerance=False,
-        )
-        return _outcome(shared, point, run)
-
-    return jax.vmap(one)(point)
-
-
-_start = jax.jit(_start_points, static_argnames=("solver", "epochs"))
+@functools.partial(jax.jit, static_argnames=("solver", "epochs", "derivatives"))
+def _start(solver: Solver, shared: _Shared, point: dict, watch, *, epochs, derivatives):
+    loop_problems, start = _detached(_problems(shared, point), shared, derivatives)
+    return _driver.begin(solver, loop_problems, start, watch, epochs, _AXES, params_axis=None)
 
 
 @functools.partial(
-    jax.jit, static_argnames=("solver", "until_tolerance"), donate_argnames=("carry",)
+    jax.jit,
+    static_argnames=("solver", "until_tolerance", "derivatives"),
+    donate_argnames=("carry",),
 )
 def _advance(
-    solver: Solver, shared: _Shared, point: dict, carry, limit, *, until_tolerance: bool
+    solver: Solver,
+    shared: _Shared,
+    point: dict,
+    watch,
+    carry,
+    limit,
+    *,
+    until_tolerance,
+    derivatives,
 ) -> _driver.Carry:
-    return _advance_points(solver, shared, point, carry, limit, until_tolerance)
+    """Every point in one loop (`_driver.advance`), the solver's epoch vmapped inside it."""
+    loop_problems, _ = _detached(_problems(shared, point), shared, derivatives)
+    return _driver.advance(
+        solver, loop_problems, watch, carry, shared.tol, limit, until_tolerance, _AXES
+    )
 
 
-_finish = jax.jit(_finish_points, static_argnames=("until_tolerance",))
+@functools.partial(jax.jit, static_argnames=("solver", "until_tolerance", "derivatives"))
+def _finish(
+    solver: Solver, shared: _Shared, point: dict, watch, carry, *, until_tolerance, derivatives
+):
+    run = _driver.finish(solver, carry, watch, shared.tol, until_tolerance, _AXES)
+    return _outcome(solver, shared, point, _problems(shared, point), watch, run, derivatives)
 
 
 def _run_in_chunks(
-    solver: Solver, shared: _Shared, point: dict, *, epochs, until_tolerance, first_chunk
+    solver: Solver,
+    shared: _Shared,
+    point: dict,
+    watch,
+    *,
+    epochs,
+    until_tolerance,
+    derivatives,
+    first_chunk,
 ):
     """`_run` in chunks from Python behind a progress bar; the same results."""
     size = next(iter(point.values())).shape[0]
+    options = dict(until_tolerance=until_tolerance, derivatives=derivatives)
     with _progress.epochs_bar(epochs, f"sweep of {size} points") as show:
         carry = _driver.in_chunks(
-            lambda c, limit: _advance(
-                solver, shared, point, c, limit, until_tolerance=until_tolerance
-            ),
-            _start(solver, shared, point, epochs),
+            lambda c, limit: _advance(solver, shared, point, watch, c, limit, **options),
+            _start(solver, shared, point, watch, epochs=epochs, derivatives=derivatives),
             epochs,
             _driver.epochs_run,
             show,
             first_chunk,
         )
-    return _finish(shared, point, carry, until_tolerance=until_tolerance)
+    return _finish(solver, shared, point, watch, carry, **options)
 
 
 def sweep(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    solver: _fit.SolverName = "gd",
+    solver: SolverName = "gd",
     epochs: int = 1000,
     tol: ArrayLike | None = None,
     learning_rate: ArrayLike | None = None,
@@ -247,10 +287,14 @@ def sweep(
     class_weight: str | Mapping[int, float] | None = None,
     fit_intercept: bool = True,
     optimizer: Optimizer | None = None,
-    gradient: _fit.GradientMode = "closed_form",
+    gradient: GradientMode = "closed_form",
     line_search: bool = False,
     batch_size: int | None = None,
     params: Params | None = None,
+    validation=None,
+    patience: int = 10,
+    min_delta: ArrayLike = 0.0,
+    differentiate: Derivatives | None = None,
     mesh: Mesh | None = None,
     mesh_axis: str | None = None,
     progress: bool = False,
@@ -258,12 +302,14 @@ def sweep(
     """Fits every point of a hyperparameter sweep in one compiled call.
 
     ``learning_rate``, ``l2``, ``l1``, ``seed`` (the PRNG seed of ``sgd``) and ``threshold``
-    each take a scalar or a 1-D sequence. ``grid=True`` fits every combination; ``grid=False``
-    zips them (sequences of one length; scalars broadcast). With ``folds`` (fold numbers from
+    each take a scalar or a 1-D sequence, concrete or traced (inside your ``jit``, a traced
+    grid skips the range checks). ``grid=True`` fits every combination; ``grid=False`` zips
+    them (sequences of one length; scalars broadcast). With ``folds`` (fold numbers from
     `kfold` or `stratified_kfold`) every point is also fitted once per fold (folds vary
     fastest), held-out rows weighted 0, and ``metrics`` are measured on the held-out rows. The
-    other arguments are `fit`'s; the options and the number of points are static, the values
-    traced: another sweep of the same size reuses the compiled program.
+    other arguments are `fit`'s, ``validation`` included: each point stops early at its own
+    best inside the one compiled call. The options and the number of points are static, the
+    values traced: another sweep of the same size reuses the compiled program.
 
     ``mesh`` shards the points over ``mesh_axis`` (default: the mesh's first axis), whose size
     must divide the number of points. ``progress`` shows a bar over epochs as in `fit` (the
@@ -275,10 +321,10 @@ def sweep(
     >>> result.params.w.shape, result.converged.tolist()
     ((2, 1), [True, True])
     """
-    _fit.check_options(
+    _setup.check_options(
         solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
     )
-    setup = _fit.prepare(X, y, sample_weight, class_weight, fit_intercept, params)
+    setup = _setup.prepare(X, y, sample_weight, class_weight, fit_intercept, params)
     if setup.y.ndim != 1:
         raise ValueError(f"sweep needs one label column, got y of shape {setup.y.shape}")
     if tol is not None:
@@ -286,7 +332,7 @@ def sweep(
     axes = {
         "learning_rate": check.as_sweep_axis(
             "learning_rate",
-            _fit.DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate,
+            _setup.DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate,
             low=0,
             open_low=True,
         ),
@@ -296,17 +342,23 @@ def sweep(
         "threshold": check.as_sweep_axis("threshold", threshold, low=0, high=1),
     }
     if folds is None:
-        fold_ids = np.zeros(setup.X.shape[0], np.int32)
-        fold_numbers = np.array([-1])
+        fold_ids, fold_numbers = np.zeros(setup.X.shape[0], np.int32), np.array([-1])
     else:
         fold_ids = _check_folds(folds, setup.y)
         fold_numbers = np.arange(fold_ids.max() + 1)
-    chosen = _points(axes, fold_numbers, grid)
+    index = _indices({n: a.shape[0] for n, a in axes.items()}, fold_numbers.size, grid)
+    chosen = {n: a[index[n]] for n, a in axes.items()}
+    chosen["fold"] = fold_numbers[index["fold"]]
+    watch, train = None, None
+    if validation is not None:
+        watch, train = _setup.as_watch(validation, setup, patience, min_delta)
+    derivatives = _setup.check_derivatives(differentiate, watch is not None)
     work = setup.X.dtype
+    base = jnp.ones(setup.X.shape[0], work) if setup.v is None else setup.v.astype(work)
     shared = _Shared(
         setup.X,
         setup.y,
-        jnp.ones(setup.X.shape[0], work) if setup.v is None else setup.v.astype(work),
+        base if train is None else train,
         jnp.asarray(fold_ids, jnp.int32),
         setup.intercept,
         setup.params,
@@ -319,26 +371,29 @@ def sweep(
     if mesh is not None:
         shared, stacked = _place(mesh, mesh_axis, shared, stacked)
     if progress:
-        _fit.check_concrete_for_progress((shared, stacked))
+        _setup.check_concrete_for_progress((shared, stacked, watch))
     points = next(iter(stacked.values())).shape[0]
-    cost = _progress.epoch_work(setup.X.shape, solver, points)
-    arguments = (
-        _fit.make_solver(solver, optimizer, gradient, line_search, batch_size),
-        shared,
-        stacked,
-    )
+    cost = _progress.epoch_work(setup.X.shape, solver, points) if progress else 0.0
+    method = _setup.make_solver(solver, optimizer, gradient, line_search, batch_size)
+    options = dict(epochs=epochs, until_tolerance=tol is not None, derivatives=derivatives)
     if progress and _progress.worth_chunking(epochs, cost):
+        first = _progress.first_chunk(cost)
         fitted, run, metrics = _run_in_chunks(
-            *arguments,
-            epochs=epochs,
-            until_tolerance=tol is not None,
-            first_chunk=_progress.first_chunk(cost),
+            method, shared, stacked, watch, **options, first_chunk=first
         )
     else:
-        fitted, run, metrics = _run(*arguments, epochs=epochs, until_tolerance=tol is not None)
+        fitted, run, metrics = _run(method, shared, stacked, watch, **options)
     fitted = jax.tree.map(lambda a: a.astype(setup.dtype), fitted)
     return SweepResult(
-        chosen, fitted, run.history, run.iterations, run.converged, run.residual, metrics
+        chosen,
+        fitted,
+        run.history,
+        run.iterations,
+        run.converged,
+        run.residual,
+        metrics,
+        run.best_epoch,
+        run.validation,
     )
 
 

@@ -52,6 +52,13 @@ DERIVATIVE_RTOL = {
 TUTORIAL_ATOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
 
 
+def host(leaf) -> np.ndarray:
+    """A result's leaf as a float64 NumPy array (a PRNG key as its key data)."""
+    if jnp.issubdtype(jnp.asarray(leaf).dtype, jax.dtypes.prng_key):
+        leaf = jax.random.key_data(leaf)
+    return np.asarray(leaf, np.float64)
+
+
 def as_jax(x, dtype):
     return jnp.asarray(np.asarray(x, dtype=np.dtype(dtype)))
 

@@ -63,7 +63,7 @@ def _data(dtype, columns=1):
 
 def _same(a, b, rtol=0.0):
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+        u, v = support.host(u), support.host(v)
         if rtol == 0.0:
             np.testing.assert_array_equal(u, v)
         else:
@@ -193,16 +193,16 @@ def test_a_batch_writes_its_history_in_place():
     """Problems of a batch (columns, sweep points) share one epoch counter, so the history is
     written with a dynamic_update_slice; a per-problem index would make it a scatter, which
     XLA:CPU ran about twice as slow as the epochs themselves in a gd sweep."""
-    from jaxsig import _fit
+    from jaxsig import _setup
 
     X, Y = _data(np.float32, columns=2)
-    setup = _fit.prepare(X, Y, None, None, True, None)
-    problem = _fit.as_problem(setup, 0.1, 0.0, 0.0, _fit.as_key(None))
-    solver = _fit.make_solver("gd", None, "closed_form", False, None)
-    carry = _driver.start_columns(solver, problem, setup.params, epochs=50)
+    setup = _setup.prepare(X, Y, None, None, True, None)
+    problem = _setup.as_problem(setup, 0.1, 0.0, 0.0, _setup.as_key(None))
+    solver = _setup.make_solver("gd", None, "closed_form", False, None)
+    carry = _driver.begin_columns(solver, problem, setup.params, None, epochs=50)
     for until_tolerance in (False, True):
         lowered = _driver.advance_columns.lower(
-            solver, problem, carry, jnp.float32(0), 10, until_tolerance=until_tolerance
+            solver, problem, None, carry, jnp.float32(0), 10, until_tolerance=until_tolerance
         ).as_text()
         assert "dynamic_update_slice" in lowered and "scatter" not in lowered
 

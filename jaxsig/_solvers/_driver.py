@@ -1,8 +1,11 @@
-"""Runs a solver: ``lax.scan`` for a fixed number of epochs, or ``lax.while_loop`` to a tolerance.
+"""Runs a solver: ``lax.scan`` for a fixed number of epochs, or ``lax.while_loop`` to a tolerance
+or an early stop.
 
-A loop steps one problem, or a batch of them (output columns, sweep points) with the solver's
-step vmapped inside one loop. For a progress bar the same loop runs in chunks called from
-Python (`start`, `advance`, `finish`), carrying the solver's state between calls.
+One epoch of one problem is `_epoch`; a batch (output columns, sweep points) runs it under
+``vmap`` inside one loop with one shared epoch index. Everything a run needs to continue is a
+`FitState` pytree, which a run starts from (fresh, or handed back to resume) and returns. For a
+progress bar the same loop runs in chunks called from Python (`begin`, `advance_columns`),
+carrying the state between calls.
 """
 
 from __future__ import annotations
@@ -17,29 +20,73 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsig._model import Params
-from jaxsig._solvers._base import Problem, Solver
+from jaxsig._solvers import _objective
+from jaxsig._solvers._base import Problem, Solver, model_params, varying_like
+
+
+class Watch(NamedTuple):
+    """Held-out rows for early stopping: their features, labels and normalised weights, the
+    patience in epochs and the least improvement that counts. Traced, except for shapes."""
+
+    X: jax.Array
+    y: jax.Array
+    u: jax.Array
+    patience: jax.Array
+    min_delta: jax.Array
+
+
+def held_out_loss(watch: Watch, params: Params) -> jax.Array:
+    """Weighted mean logistic loss on the held-out rows (no penalty)."""
+    z = watch.X @ params.w + params.b
+    return jnp.sum(watch.u * _objective.loss(z, watch.y))
+
+
+class Best(NamedTuple):
+    """The parameters with the lowest held-out loss so far (improved by more than
+    ``min_delta``), the epoch they entered (0: the start) and the epochs since."""
+
+    params: Params
+    loss: jax.Array
+    epoch: jax.Array
+    stale: jax.Array
+
+
+class FitState(NamedTuple):
+    """What a run needs to continue bit for bit: the iterate, the solver's own state (optimizer
+    moments, L-BFGS memory, PRNG key, ...), the epochs run, the stopping measure of the last
+    epoch (inf before the first) and, with held-out rows, the best parameters so far. Several
+    problems (columns, sweep points) lead every leaf with their axis."""
+
+    params: Params
+    solver_state: Any
+    epoch: jax.Array
+    residual: jax.Array
+    best: Best | None
+
+
+class Carry(NamedTuple):
+    """A run between chunks: the state, the epochs run by this call, and this call's history
+    and held-out curve (NaN for epochs not run)."""
+
+    state: FitState
+    ran: jax.Array
+    history: jax.Array
+    validation: jax.Array | None
 
 
 class Run(NamedTuple):
+    """A finished run. ``params`` are the best held-out ones when watching (the model's
+    parameters, `model_params`), else the iterate, whose model parameters `final_params`
+    gives; ``best_epoch`` is the epoch they entered (None without held-out rows)."""
+
     params: Params
     history: jax.Array
     iterations: jax.Array
     converged: jax.Array
     residual: jax.Array
-
-
-class Carry(NamedTuple):
-    """A run between chunks: history is NaN for epochs not run, residual inf before the first.
-    For a batch every leaf leads with the batch axis."""
-
-    params: Params
-    state: Any
-    epoch: jax.Array
-    history: jax.Array
-    residual: jax.Array
-
-
-Step = Callable[[Params, Any], tuple[Params, Any, jax.Array, jax.Array]]
+    state: FitState
+    validation: jax.Array | None
+    best_epoch: jax.Array | None
 
 
 def _strongly_typed(leaf):
@@ -50,172 +97,371 @@ def _strongly_typed(leaf):
     return jax.lax.convert_element_type(leaf, leaf.dtype)
 
 
-def start(solver: Solver, problem: Problem, params: Params, epochs: int) -> Carry:
+def fresh(solver: Solver, problem: Problem, params: Params, watch: Watch | None) -> FitState:
+    """The state before the first epoch."""
     dtype = params.w.dtype
-    carry = Carry(
+    best = None
+    if watch is not None:
+        zero = jnp.zeros((), jnp.int32)
+        best = Best(params, jnp.asarray(jnp.inf, dtype), zero, zero)
+    state = FitState(
         params,
         solver.init(problem, params),
         jnp.zeros((), jnp.int32),
-        jnp.full((epochs,), jnp.nan, dtype),
         jnp.asarray(jnp.inf, dtype),
+        best,
     )
-    return jax.tree.map(_strongly_typed, carry)
+    return jax.tree.map(_strongly_typed, state)
 
 
-def _select(take: jax.Array, new, old):
-    """``new`` for the problems where ``take`` (shape () or (batch,)), else ``old``."""
-
-    def pick(n, o):
-        return jnp.where(take.reshape(take.shape + (1,) * (jnp.ndim(n) - take.ndim)), n, o)
-
-    return jax.tree.map(pick, new, old)
+def _carry(state: FitState, epochs: int, watching: bool) -> Carry:
+    dtype = state.params.w.dtype
+    curve = jnp.full((epochs,), jnp.nan, dtype) if watching else None
+    return Carry(state, jnp.zeros((), jnp.int32), jnp.full((epochs,), jnp.nan, dtype), curve)
 
 
-def advance(step: Step, carry: Carry, tol: jax.Array, limit, until_tolerance: bool) -> Carry:
-    """Steps until ``limit`` epochs have run; with ``until_tolerance``, each problem only while
-    the residual at its incoming parameters exceeds ``tol``.
+def _where(take: jax.Array, new, old):
+    return jax.tree.map(lambda n, o: jnp.where(take, n, o), new, old)
 
-    ``step(params, state)`` and ``carry`` are one problem's, or a batch's (``step`` vmapped).
-    One epoch counter serves the batch: problems still running have all run that many epochs,
-    so the history is written in place at one index rather than scattered per problem.
+
+def _epoch(
+    solver: Solver,
+    problem: Problem,
+    watch: Watch | None,
+    tol: jax.Array,
+    until_tolerance: bool,
+    state: FitState,
+):
+    """One epoch of one problem: the state after it, whether it ran, and the objective and the
+    held-out loss at the parameters entering it.
+
+    A problem runs while its stopping measure exceeds ``tol`` (with ``until_tolerance``) and its
+    held-out loss has improved within ``patience`` epochs; a stopped problem keeps its state.
+    The epoch that finds the tolerance met, or the patience spent, keeps the parameters and the
+    solver state it was given (the parameters are then what the run returns).
     """
+    active = ~(state.residual <= tol) if until_tolerance else jnp.asarray(True)
+    new, solver_state, value, residual = solver.step(problem, state.params, state.solver_state)
+    moves = ~(residual <= tol) if until_tolerance else jnp.asarray(True)
+    best, loss = state.best, None
+    if watch is not None:
+        active = active & (state.best.stale < watch.patience)
+        current = model_params(solver, state.params, state.solver_state)
+        loss = held_out_loss(watch, current)
+        better = loss < best.loss - watch.min_delta
+        best = _where(
+            active & better,
+            Best(current, loss, state.epoch, jnp.zeros_like(best.stale)),
+            best._replace(stale=best.stale + active.astype(best.stale.dtype)),
+        )
+        moves = moves & (best.stale < watch.patience)
+    stepped = active & moves  # params and solver state stay consistent for a resume
+    after = FitState(
+        _where(stepped, new, state.params),
+        _where(stepped, solver_state, state.solver_state),
+        state.epoch + active.astype(state.epoch.dtype),
+        jnp.where(active, residual, state.residual),
+        best,
+    )
+    return after, active, value, loss
+
+
+def _write(series: jax.Array, i, value, active):
+    """``series[..., i] = value`` where the problem ran (NaN stays otherwise), for one problem
+    or a whole batch (leading axis) at once: one dynamic_update_slice at the shared index, not a
+    scatter of one index per problem (which XLA:CPU ran about as slowly as a gd epoch)."""
+    old = jax.lax.dynamic_index_in_dim(series, i, axis=-1, keepdims=False)
+    new = jnp.where(active, value.astype(series.dtype), old)
+    return jax.lax.dynamic_update_index_in_dim(series, new, i, -1)
+
+
+def _still_running(carry: Carry, watch: Watch | None, tol, until_tolerance: bool) -> jax.Array:
+    state = carry.state
+    running = ~(state.residual <= tol) if until_tolerance else jnp.ones_like(state.residual, bool)
+    if watch is not None:
+        running = running & (state.best.stale < watch.patience)
+    return running
+
+
+class Axes(NamedTuple):
+    """``vmap``'s ``in_axes`` for a batch's problems and held-out rows (None: shared)."""
+
+    problem: Any
+    watch: Any
+
+
+NO_BATCH = None
+
+
+def advance(
+    solver: Solver,
+    problem: Problem,
+    watch: Watch | None,
+    carry: Carry,
+    tol: jax.Array,
+    limit,
+    until_tolerance: bool,
+    axes: Axes | None = NO_BATCH,
+) -> Carry:
+    """Runs epochs in a ``while_loop`` until ``limit`` epochs of this call have run or every
+    problem has stopped. ``axes`` (vmap's ``in_axes`` for the problem and the held-out rows)
+    makes it a batch, whose carry leads every leaf with the batch axis."""
+
+    def epoch(problem, watch, state):
+        return _epoch(solver, problem, watch, tol, until_tolerance, state)
+
+    if axes is not None:
+        epoch = jax.vmap(epoch, in_axes=(axes.problem, axes.watch, 0))
+
+    def body(loop):
+        i, c = loop
+        state, active, value, loss = epoch(problem, watch, c.state)
+        validation = None if watch is None else _write(c.validation, i, loss, active)
+        ran = c.ran + active.astype(c.ran.dtype)
+        return i + 1, Carry(state, ran, _write(c.history, i, value, active), validation)
 
     def running(loop):
         i, c = loop
-        return (i < limit) & jnp.any(~(c.residual <= tol)) if until_tolerance else i < limit
+        if axes is None:
+            go = _still_running(c, watch, tol, until_tolerance)
+        else:
+            go = jax.vmap(
+                lambda w, c: _still_running(c, w, tol, until_tolerance), in_axes=(axes.watch, 0)
+            )(watch, c)
+        return (i < limit) & jnp.any(go)
 
-    def write(history, i, value):
-        return jax.lax.dynamic_update_index_in_dim(history, value.astype(history.dtype), i, -1)
-
-    def every_epoch(loop):
-        i, c = loop
-        new, state, value, residual = step(c.params, c.state)
-        return i + 1, Carry(new, state, c.epoch + 1, write(c.history, i, value), residual)
-
-    def to_tolerance(loop):
-        i, c = loop
-        # One problem runs only while active; a constant lets XLA drop its selects.
-        active = ~(c.residual <= tol) if c.residual.ndim else jnp.asarray(True)
-        new, state, value, residual = step(c.params, c.state)
-        # The step that finds the tolerance met keeps the parameters it was given.
-        moved = active & ~(residual <= tol)
-        last = jax.lax.dynamic_index_in_dim(c.history, i, axis=-1, keepdims=False)
-        return i + 1, Carry(
-            _select(moved, new, c.params),
-            _select(active, state, c.state),
-            c.epoch + active,
-            write(c.history, i, jnp.where(active, value, last)),
-            jnp.where(active, residual, c.residual),
-        )
-
-    body = to_tolerance if until_tolerance else every_epoch
-    _, carry = jax.lax.while_loop(running, body, (jnp.max(carry.epoch), carry))
+    start = varying_like((jnp.max(carry.ran), carry), problem, watch, tol)
+    _, carry = jax.lax.while_loop(running, body, start)
     return carry
 
 
-def finish(carry: Carry, tol: jax.Array, until_tolerance: bool) -> Run:
-    converged = carry.residual <= tol
+def _scan(solver, problem, state: FitState, tol, epochs: int, axes: Axes | None):
+    """A fixed number of epochs in a ``lax.scan`` (reverse-mode differentiable), the history
+    stacked as the scan's output."""
+
+    def one(problem, state):
+        after, _, value, _ = _epoch(solver, problem, None, tol, False, state)
+        return after, value
+
+    step = one if axes is None else jax.vmap(one, in_axes=(axes.problem, 0), out_axes=(0, 0))
+
+    def body(state, _):
+        return step(problem, state)
+
+    state = varying_like(state, problem, tol)
+    state, history = jax.lax.scan(body, state, length=epochs)
+    return state, jnp.moveaxis(history, 0, -1)
+
+
+def _finish(
+    solver: Solver, state: FitState, history, validation, watch, tol, until_tolerance: bool
+) -> Run:
+    """The run's outcome for one problem. With held-out rows, the final parameters, which no
+    epoch measured, are measured too."""
+    converged = state.residual <= tol
     iterations = (
-        carry.epoch - converged.astype(carry.epoch.dtype) if until_tolerance else carry.epoch
+        state.epoch - converged.astype(state.epoch.dtype) if until_tolerance else state.epoch
     )
-    return Run(carry.params, carry.history, iterations, converged, carry.residual)
-
-
-def _fixed(solver: Solver, problem: Problem, params: Params, epochs: int, tol) -> Run:
-    def epoch(carry, _):
-        p, state = carry
-        p, state, value, residual = solver.step(problem, p, state)
-        return (p, state), (value, residual)
-
-    (params, _), (history, residuals) = jax.lax.scan(
-        epoch, (params, solver.init(problem, params)), length=epochs
+    params, best_epoch = state.params, None
+    if watch is not None:
+        current = model_params(solver, state.params, state.solver_state)
+        better = held_out_loss(watch, current) < state.best.loss - watch.min_delta
+        params = _where(better, current, state.best.params)
+        best_epoch = jnp.where(better, state.epoch, state.best.epoch)
+    return Run(
+        params, history, iterations, converged, state.residual, state, validation, best_epoch
     )
-    last = residuals[-1]
-    return Run(params, history, jnp.asarray(epochs), last <= tol, last)
 
 
-COLUMN_AXES = Problem(None, 1, None, None, None, None, None, None)
-# Carries and runs of several columns: the carry leads with the column axis; a Run keeps
-# fit's layout, w (d, k), history (epochs, k).
-COLUMN_RUN_AXES = Run(Params(1, 0), 1, 0, 0, 0)
+def finish(
+    solver: Solver, carry: Carry, watch, tol, until_tolerance: bool, axes: Axes | None = NO_BATCH
+) -> Run:
+    def one(watch, carry):
+        return _finish(
+            solver, carry.state, carry.history, carry.validation, watch, tol, until_tolerance
+        )
+
+    if axes is None:
+        return one(watch, carry)
+    return jax.vmap(one, in_axes=(axes.watch, 0))(watch, carry)
 
 
-def batch_start(
-    solver: Solver, problems: Problem, params: Params, epochs: int, problem_axes, params_axes
+def begin(
+    solver: Solver,
+    problem: Problem,
+    start: Params | FitState,
+    watch: Watch | None,
+    epochs: int,
+    axes: Axes | None = NO_BATCH,
+    params_axis: int | None = 0,
 ) -> Carry:
-    """`start` for a batch of problems (output columns, sweep points): the carry's leaves lead
-    with the batch axis. ``problem_axes`` and ``params_axes`` are ``vmap``'s ``in_axes``."""
-    return jax.vmap(
-        lambda pr, p: start(solver, pr, p, epochs), in_axes=(problem_axes, params_axes)
-    )(problems, params)
+    """The carry before this call's first epoch, from a starting point (fresh) or a state
+    (resumed). For a batch, ``params_axis`` is the starting parameters' batch axis (None: one
+    start for every problem); a state always leads with the batch axis."""
+
+    def one(problem, start, watch):
+        state = start if isinstance(start, FitState) else fresh(solver, problem, start, watch)
+        return _carry(state, epochs, watch is not None)
+
+    if axes is None:
+        return one(problem, start, watch)
+    start_axis = 0 if isinstance(start, FitState) else params_axis
+    return jax.vmap(one, in_axes=(axes.problem, start_axis, axes.watch))(problem, start, watch)
 
 
-def batch_step(solver: Solver, problems: Problem, problem_axes) -> Step:
-    """The solver's step for a batch of problems, as `advance` takes it."""
-    return functools.partial(jax.vmap(solver.step, in_axes=(problem_axes, 0, 0)), problems)
+def solve(
+    solver: Solver,
+    problem: Problem,
+    start: Params | FitState,
+    watch: Watch | None,
+    tol: jax.Array,
+    *,
+    epochs: int,
+    until_tolerance: bool,
+    axes: Axes | None = NO_BATCH,
+    params_axis: int | None = 0,
+) -> Run:
+    """A whole run of one problem, or of a batch (``axes``): a scan for fixed epochs, a
+    while_loop with a tolerance or held-out rows."""
+    if until_tolerance or watch is not None:
+        carry = begin(solver, problem, start, watch, epochs, axes, params_axis)
+        carry = advance(solver, problem, watch, carry, tol, epochs, until_tolerance, axes)
+        return finish(solver, carry, watch, tol, until_tolerance, axes)
+
+    def one(problem, start):
+        return start if isinstance(start, FitState) else fresh(solver, problem, start, None)
+
+    if axes is None:
+        state = one(problem, start)
+    else:
+        start_axis = 0 if isinstance(start, FitState) else params_axis
+        state = jax.vmap(one, in_axes=(axes.problem, start_axis))(problem, start)
+    state, history = _scan(solver, problem, state, tol, epochs, axes)
+    return finish(solver, Carry(state, state.epoch, history, None), None, tol, False, axes)
 
 
-def _one_or_columns(solver: Solver, problem: Problem, columns: bool) -> Step:
-    if not columns:
-        return functools.partial(solver.step, problem)
-    return batch_step(solver, problem, COLUMN_AXES)
+# Several output columns: the problems share X and the row weights; labels lead with the
+# column axis after `columns_first`.
+COLUMN_AXES = Axes(
+    Problem(None, 0, None, None, None, None, None, None), Watch(None, 0, None, None, None)
+)
 
 
-def _start_one_or_columns(solver: Solver, problem: Problem, params: Params, epochs: int) -> Carry:
-    if params.w.ndim == 1:
-        return start(solver, problem, params, epochs)
-    return batch_start(solver, problem, params, epochs, COLUMN_AXES, Params(1, 0))
+def columns_first(problem: Problem, watch: Watch | None, params: Params | FitState):
+    """Moves the column axis of labels (and of starting parameters) to the front."""
+    problem = problem._replace(y=jnp.moveaxis(problem.y, -1, 0))
+    if watch is not None:
+        watch = watch._replace(y=jnp.moveaxis(watch.y, -1, 0))
+    if isinstance(params, Params):
+        params = Params(jnp.moveaxis(params.w, -1, 0), params.b)
+    return problem, watch, params
 
 
-def _finish_one_or_columns(carry: Carry, tol: jax.Array, until_tolerance: bool) -> Run:
-    if carry.history.ndim == 1:
-        return finish(carry, tol, until_tolerance)
-    return jax.vmap(lambda c: finish(c, tol, until_tolerance), out_axes=COLUMN_RUN_AXES)(carry)
+def columns_last(run: Run) -> Run:
+    """A batch run of columns in `fit`'s layout: w (d, k), history (epochs, k); the state keeps
+    its leading column axis."""
+    moved = lambda a: None if a is None else jnp.moveaxis(a, 0, -1)  # noqa: E731
+    return run._replace(
+        params=Params(moved(run.params.w), run.params.b),
+        history=moved(run.history),
+        validation=moved(run.validation),
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance"))
 def run(
     solver: Solver,
     problem: Problem,
-    params: Params,
+    start: Params | FitState,
+    watch: Watch | None,
     tol: jax.Array,
     *,
     epochs: int,
     until_tolerance: bool,
 ) -> Run:
-    """Solves every output column; ``problem.y`` and ``params`` carry a trailing column axis when
-    there are several."""
-    columns = params.w.ndim == 2
-    if until_tolerance:
-        carry = _start_one_or_columns(solver, problem, params, epochs)
-        carry = advance(_one_or_columns(solver, problem, columns), carry, tol, epochs, True)
-        return _finish_one_or_columns(carry, tol, until_tolerance)
-    if not columns:
-        return _fixed(solver, problem, params, epochs, tol)
-    return jax.vmap(
-        lambda pr, p: _fixed(solver, pr, p, epochs, tol),
-        in_axes=(COLUMN_AXES, Params(1, 0)),
-        out_axes=COLUMN_RUN_AXES,
-    )(problem, params)
+    """Solves every output column; ``problem.y`` (and ``start``'s parameters) carry a trailing
+    column axis when there are several."""
+    if problem.y.ndim == 1:
+        return solve(
+            solver, problem, start, watch, tol, epochs=epochs, until_tolerance=until_tolerance
+        )
+    problem, watch, start = columns_first(problem, watch, start)
+    axes = COLUMN_AXES if watch is not None else COLUMN_AXES._replace(watch=None)
+    return columns_last(
+        solve(
+            solver,
+            problem,
+            start,
+            watch,
+            tol,
+            epochs=epochs,
+            until_tolerance=until_tolerance,
+            axes=axes,
+        )
+    )
+
+
+def _layout(problem: Problem, watch: Watch | None, start):
+    """One problem as it is, or columns moved first with their batch axes."""
+    if problem.y.ndim == 1:
+        return problem, watch, start, NO_BATCH
+    problem, watch, start = columns_first(problem, watch, start)
+    return (
+        problem,
+        watch,
+        start,
+        COLUMN_AXES if watch is not None else COLUMN_AXES._replace(watch=None),
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("solver",))
+def final_params(solver: Solver, state: FitState) -> Params:
+    """The model's parameters of a finished state (one problem, or a batch leading every leaf),
+    in a program of their own: the same state gives the same bits whichever loop produced it."""
+    if state.epoch.ndim == 0:
+        return model_params(solver, state.params, state.solver_state)
+    return jax.vmap(functools.partial(model_params, solver))(state.params, state.solver_state)
+
+
+def fresh_columns(solver: Solver, problem: Problem, params: Params, watch: Watch | None):
+    """`fresh` for one problem or every output column (leading the state's axes): the
+    structure a resumed state must have."""
+    problem, watch, params, axes = _layout(problem, watch, params)
+    if axes is None:
+        return fresh(solver, problem, params, watch)
+    return jax.vmap(functools.partial(fresh, solver), in_axes=(axes.problem, 0, axes.watch))(
+        problem, params, watch
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "epochs"))
-def start_columns(solver: Solver, problem: Problem, params: Params, *, epochs: int) -> Carry:
-    """`start` for one problem or every output column (leading the carry's axes)."""
-    return _start_one_or_columns(solver, problem, params, epochs)
+def begin_columns(
+    solver: Solver, problem: Problem, start, watch: Watch | None, *, epochs: int
+) -> Carry:
+    """`begin` for one problem or every output column (leading the carry's axes)."""
+    problem, watch, start, axes = _layout(problem, watch, start)
+    return begin(solver, problem, start, watch, epochs, axes)
 
 
 @functools.partial(
     jax.jit, static_argnames=("solver", "until_tolerance"), donate_argnames=("carry",)
 )
 def advance_columns(
-    solver: Solver, problem: Problem, carry: Carry, tol: jax.Array, limit, *, until_tolerance: bool
+    solver: Solver,
+    problem: Problem,
+    watch: Watch | None,
+    carry: Carry,
+    tol: jax.Array,
+    limit,
+    *,
+    until_tolerance: bool,
 ) -> tuple[Carry, Run]:
     """`advance` one problem or every output column, and the `Run` they would return if this
     chunk is the last (d-sized, so cheaper than another call)."""
-    step = _one_or_columns(solver, problem, carry.history.ndim == 2)
-    carry = advance(step, carry, tol, limit, until_tolerance)
-    return carry, _finish_one_or_columns(carry, tol, until_tolerance)
+    problem, watch, _, axes = _layout(problem, watch, None)
+    carry = advance(solver, problem, watch, carry, tol, limit, until_tolerance, axes)
+    done = finish(solver, carry, watch, tol, until_tolerance, axes)
+    return carry, done if axes is None else columns_last(done)
 
 
 # A chunk should take about this long: the bar moves a few times a second, and the calls'
@@ -243,7 +489,7 @@ def in_chunks(
         ran = epochs_run(carry)  # waits for the chunk
         seconds = time.perf_counter() - began
         on_progress(ran)
-        if ran < limit:  # every problem met its tolerance
+        if ran < limit:  # every problem stopped
             break
         chunk = max(1, int(CHUNK_SECONDS * (ran - done) / max(seconds, 1e-9)))
         done = ran
@@ -251,14 +497,15 @@ def in_chunks(
 
 
 def epochs_run(carry: Carry) -> int:
-    """The most epochs any problem has run (a host read, no extra dispatch)."""
-    return int(np.max(np.asarray(carry.epoch)))
+    """The most epochs any problem has run in this call (a host read, no extra dispatch)."""
+    return int(np.max(np.asarray(carry.ran)))
 
 
 def run_in_chunks(
     solver: Solver,
     problem: Problem,
-    params: Params,
+    start: Params | FitState,
+    watch: Watch | None,
     tol: jax.Array,
     *,
     epochs: int,
@@ -269,9 +516,9 @@ def run_in_chunks(
     """`run`, in chunks from Python, reporting the epochs run after each; the same result."""
     _, last = in_chunks(
         lambda carry_and_run, limit: advance_columns(
-            solver, problem, carry_and_run[0], tol, limit, until_tolerance=until_tolerance
+            solver, problem, watch, carry_and_run[0], tol, limit, until_tolerance=until_tolerance
         ),
-        (start_columns(solver, problem, params, epochs=epochs), None),
+        (begin_columns(solver, problem, start, watch, epochs=epochs), None),
         epochs,
         lambda carry_and_run: epochs_run(carry_and_run[0]),
         on_progress,
