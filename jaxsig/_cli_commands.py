@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
 import sys
 import warnings
@@ -108,6 +109,34 @@ def _standardized(scaling: data.Standardization | None, X: np.ndarray):
     return X if scaling is None else data.standardize(scaling, X)
 
 
+def fingerprint(X: np.ndarray, y: np.ndarray) -> str:
+    """A digest of the training rows, so that a resumed fit is refused on other data."""
+    digest = hashlib.sha256()
+    for a in (X, y):
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.dtype}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def resumable(path: str, run: dict):
+    """The state ``--checkpoint`` wrote to ``path`` and the history so far, once its recorded
+    data and options are this run's."""
+    checkpoint = io.load_state(path)
+    recorded = {k: v for k, v in checkpoint.metadata.items() if k != "history"}
+    differ = sorted(k for k in set(recorded) | set(run) if recorded.get(k) != run.get(k))
+    if differ:
+        what = "the training data" if differ == ["data"] else ", ".join(differ)
+        raise ValueError(
+            f"{path} continues another fit: {what} differ(s) from this run; resume with the "
+            "data and options of the run that wrote it"
+        )
+    history = checkpoint.metadata.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, float | int) for h in history):
+        raise ValueError(f"{path}: its history is not a list of numbers")
+    return checkpoint, history
+
+
 def saved_model(result, dataset, scaling, threshold: float, options: dict) -> io.SavedModel:
     """What `io.save` keeps of a fit: parameters, encoding, scaling and the objective per epoch
     run (a tolerance stop leaves NaN after the last); ``options`` gain the outcome."""
@@ -158,6 +187,20 @@ def fit(args: argparse.Namespace) -> Outcome:
     X = _standardized(scaling, dataset.X)
     l1, l2 = args.l1_ratio * args.l2, (1 - args.l1_ratio) * args.l2
     options = solver_options(args, X.shape[1], l1 > 0)
+    if args.checkpoint:
+        writable(args.checkpoint)
+    run = {
+        "options": {k: v for k, v in options.items() if k != "epochs"},
+        "l2": l2,
+        "l1": l1,
+        "standardize": args.standardize,
+        "test_size": args.test_size,
+        "seed": args.seed,
+        "data": fingerprint(X[train], dataset.y[train]),
+    }
+    resume, earlier = None, []
+    if args.resume:
+        resume, earlier = resumable(args.resume, run)
     result = jaxsig.fit(
         X[train],
         dataset.y[train],
@@ -165,10 +208,15 @@ def fit(args: argparse.Namespace) -> Outcome:
         **({"l1": l1} if l1 > 0 else {}),
         key=jax.random.fold_in(key, 1),
         progress=_progress(args),
+        resume=resume,
         **options,
     )
+    ran = int(result.iterations) - len(earlier)
+    history = [*earlier, *(float(h) for h in np.asarray(result.history)[:ran])]
+    if args.checkpoint:
+        io.save_state(args.checkpoint, result.state, {**run, "history": history})
     model = saved_model(
-        result,
+        result._replace(history=np.asarray(history)),
         dataset,
         scaling,
         args.threshold,

@@ -121,7 +121,9 @@ def _parser() -> argparse.ArgumentParser:
         "(parameters, scaling, feature names, classes, threshold, loss history) to an .npz file.",
         "  jaxsig fit train.csv --target approved -o model.npz\n"
         "  jaxsig fit train.csv -t 0 --l2 0.1 --l1-ratio 0.5 -o sparse.npz   # elastic net, fista\n"
-        "  jaxsig fit a9a.svm --solver lbfgs --test-size 0.2 --json -o a9a.npz",
+        "  jaxsig fit a9a.svm --solver lbfgs --test-size 0.2 --json -o a9a.npz\n"
+        "  jaxsig fit big.csv -t y --epochs 100 --checkpoint run.npz -o model.npz\n"
+        "  jaxsig fit big.csv -t y --epochs 100 --resume run.npz --checkpoint run.npz -o model.npz",
     )
     _data_options(fit)
     fit.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file (.npz)")
@@ -153,6 +155,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="P",
         default=0.5,
         help="decision threshold on the probability, kept in the model (default 0.5)",
+    )
+    fit.add_argument(
+        "--checkpoint",
+        metavar="STATE",
+        help="also write the solver's state here (.npz, atomically) when the fit ends, to "
+        "continue it later with --resume",
+    )
+    fit.add_argument(
+        "--resume",
+        metavar="STATE",
+        help="continue the fit whose state --checkpoint wrote, for --epochs more epochs, bit "
+        "for bit as one longer run: the data, split and options must be the same",
     )
     _solver_options(fit, l1=True)
     _output_options(fit)

@@ -1,4 +1,5 @@
-"""Model files: parameters and everything prediction needs, in one ``.npz`` without pickles.
+"""Model files: parameters and everything prediction needs, in one ``.npz`` without pickles;
+and (from `jaxsig._state_files`) state files, to resume a fit.
 
 A file holds the arrays ``w``, ``b`` (and ``scaling_mean``, ``scaling_scale``, ``history`` when
 present) and ``jaxsig_metadata``: a 0-d string array of JSON with the feature names, threshold,
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import zipfile
 from typing import Any, NamedTuple
 
 import jax
@@ -21,22 +21,21 @@ import numpy as np
 from jax.typing import ArrayLike
 
 import jaxsig
-from jaxsig import _files
+from jaxsig import _npz
 from jaxsig import _validate as check
+from jaxsig._checkpoints import Checkpoint as Checkpoint
 from jaxsig._model import Params, raw_predict, raw_predict_proba
+from jaxsig._npz import MODEL_MARKER
+from jaxsig._npz import ModelFileError as ModelFileError
+from jaxsig._state_files import load_state as load_state
+from jaxsig._state_files import save_state as save_state
 from jaxsig.data import DataError, Standardization, standardize
 
 FORMAT_VERSION = 1
 
-_METADATA = "jaxsig_metadata"
-_MARKER = "jaxsig_format"
-_DTYPES = ("float16", "bfloat16", "float32", "float64")
+_MARKER = MODEL_MARKER
 _ARRAYS = ("w", "b", "scaling_mean", "scaling_scale", "history")
 _SCALAR = (str, int, float, bool, type(None))
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be used: missing, not ours, corrupt, newer, or inconsistent."""
 
 
 class SavedModel(NamedTuple):
@@ -75,7 +74,7 @@ def _check(model: SavedModel) -> None:
             f"and {b.shape}"
         )
     d = w.shape[0]
-    if str(w.dtype) not in _DTYPES or b.dtype != w.dtype:
+    if str(w.dtype) not in _npz.FLOAT_DTYPES or b.dtype != w.dtype:
         raise ValueError(f"w and b must share a float dtype, got {w.dtype} and {b.dtype}")
     names = model.feature_names
     if len(names) != d or not all(isinstance(n, str) for n in names):
@@ -87,7 +86,7 @@ def _check(model: SavedModel) -> None:
     if not 0 <= model.threshold <= 1:
         raise ValueError(f"threshold must be in [0, 1], got {model.threshold}")
     others = [*(model.scaling or ()), *([] if model.history is None else [model.history])]
-    if not all(str(np.asarray(a).dtype) in _DTYPES for a in others):
+    if not all(str(np.asarray(a).dtype) in _npz.FLOAT_DTYPES for a in others):
         raise ValueError(f"scaling and history must be float arrays, got {others!r}")
     if model.scaling is not None:
         mean, scale = (np.asarray(a, np.float64) for a in model.scaling)
@@ -120,13 +119,6 @@ def _check(model: SavedModel) -> None:
     for key, value in model.solver_options.items():
         if not isinstance(key, str) or not isinstance(value, _SCALAR):
             raise ValueError(f"solver_options must map str to JSON scalars, got {key!r}: {value!r}")
-
-
-def _storable(a: ArrayLike) -> np.ndarray:
-    """A NumPy array ``.npy`` can hold: bfloat16 (an ml_dtypes type) is widened exactly to
-    float32."""
-    a = np.asarray(a)
-    return a.astype(np.float32) if a.dtype.kind == "V" else a
 
 
 def _python(value):
@@ -173,46 +165,20 @@ def save(path: str | os.PathLike[str], model: SavedModel) -> None:
         "categories": {k: list(v) for k, v in model.categories.items()},
         "solver_options": model.solver_options,
     }
-    stored = {name: _storable(a) for name, a in arrays.items()}
-    stored[_METADATA] = np.array(json.dumps(metadata))  # ASCII: json escapes the rest
-    with _files.atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, allow_pickle=False, **stored)
-
-
-def _arrays(path: str) -> dict[str, np.ndarray]:
-    try:
-        f = open(path, "rb")  # noqa: SIM115 (np.load leaks the file it opens when the zip is bad)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file") from None
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
-    with f:
-        try:
-            stored = np.load(f, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            raise ModelFileError(
-                f"{path}: not a jaxsig model file (not an .npz archive: {e})"
-            ) from None
-        if not isinstance(stored, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{path}: not a jaxsig model file (one .npy array, not an .npz)")
-        if _METADATA not in stored.files:
-            held = ", ".join(stored.files) or "nothing"
-            raise ModelFileError(f"{path}: not a jaxsig model file (no {_METADATA}; holds {held})")
-        try:
-            return {name: stored[name] for name in stored.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            raise ModelFileError(f"{path}: corrupt or truncated model file: {e}") from None
+    _npz.write(path, arrays, metadata)
 
 
 def _metadata(array: np.ndarray) -> dict[str, Any]:
     if array.shape != () or array.dtype.kind != "U":
-        raise ValueError(f"{_METADATA} must be a 0-d string array, got {array.dtype} {array.shape}")
+        raise ValueError(
+            f"{_npz.METADATA} must be a 0-d string array, got {array.dtype} {array.shape}"
+        )
     try:
         metadata = json.loads(str(array))
     except json.JSONDecodeError as e:
-        raise ValueError(f"{_METADATA} is not valid JSON: {e}") from None
+        raise ValueError(f"{_npz.METADATA} is not valid JSON: {e}") from None
     if not isinstance(metadata, dict) or _MARKER not in metadata:
-        raise ValueError(f"{_METADATA} is not a JSON object with the key {_MARKER!r}")
+        raise ValueError(f"{_npz.METADATA} is not a JSON object with the key {_MARKER!r}")
     version = metadata[_MARKER]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"{_MARKER} must be a positive int, got {version!r}")
@@ -237,7 +203,7 @@ def _metadata(array: np.ndarray) -> dict[str, Any]:
     for key, kind in expected.items():
         if not isinstance(metadata[key], kind) or isinstance(metadata[key], bool):
             raise ValueError(f"metadata {key!r} has the wrong type: {metadata[key]!r}")
-    unknown = {k: v for k, v in metadata["dtypes"].items() if v not in _DTYPES}
+    unknown = {k: v for k, v in metadata["dtypes"].items() if v not in _npz.FLOAT_DTYPES}
     if unknown:
         raise ValueError(f"unknown dtype(s) {unknown}")
     if not all(isinstance(v, list) for v in metadata["categories"].values()):
@@ -246,7 +212,7 @@ def _metadata(array: np.ndarray) -> dict[str, Any]:
 
 
 def _model(arrays: dict[str, np.ndarray]) -> SavedModel:
-    metadata = _metadata(arrays[_METADATA])
+    metadata = _metadata(arrays[_npz.METADATA])
     dtypes = metadata["dtypes"]
     expected = dict.fromkeys(("w", "b", *dtypes))
     if "scaling_mean" in expected or "scaling_scale" in expected:
@@ -298,7 +264,7 @@ def load(path: str | os.PathLike[str]) -> SavedModel:
             threshold outside [0, 1].
     """
     path = os.fspath(path)
-    arrays = _arrays(path)
+    arrays = _npz.read(path)
     try:
         return _model(arrays)
     except ValueError as e:

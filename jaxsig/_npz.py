@@ -1,0 +1,68 @@
+"""jaxsig's file container: an ``.npz`` of arrays and one JSON string, written atomically and
+read back without pickles. Model files (`jaxsig.io`) and state files (`jaxsig._state_files`)
+are both such containers, told apart by a marker key in the JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxsig import _files
+
+METADATA = "jaxsig_metadata"
+MODEL_MARKER = "jaxsig_format"
+STATE_MARKER = "jaxsig_state_format"
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+class ModelFileError(ValueError):
+    """A model or state file that cannot be used: missing, not ours, corrupt, newer, or
+    inconsistent."""
+
+
+ModelFileError.__module__ = "jaxsig.io"  # where users import it from
+
+
+def storable(a: ArrayLike) -> np.ndarray:
+    """A NumPy array ``.npy`` can hold: bfloat16 (an ml_dtypes type) is widened exactly to
+    float32."""
+    a = np.asarray(a)
+    return a.astype(np.float32) if a.dtype.kind == "V" else a
+
+
+def write(path: str | os.PathLike[str], arrays: dict, metadata: dict) -> None:
+    """``arrays`` and ``metadata`` (JSON) to ``path``, atomically."""
+    stored = {name: storable(a) for name, a in arrays.items()}
+    stored[METADATA] = np.array(json.dumps(metadata))  # ASCII: json escapes the rest
+    with _files.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, allow_pickle=False, **stored)
+
+
+def read(path: str, what: str = "model") -> dict[str, np.ndarray]:
+    """Every array of a jaxsig ``.npz`` (a ``what`` file), read without pickles."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (np.load leaks the file it opens when the zip is bad)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such {what} file") from None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    with f:
+        try:
+            stored = np.load(f, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ModelFileError(
+                f"{path}: not a jaxsig {what} file (not an .npz archive: {e})"
+            ) from None
+        if not isinstance(stored, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{path}: not a jaxsig {what} file (one .npy array, not an .npz)")
+        if METADATA not in stored.files:
+            held = ", ".join(stored.files) or "nothing"
+            raise ModelFileError(f"{path}: not a jaxsig {what} file (no {METADATA}; holds {held})")
+        try:
+            return {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ModelFileError(f"{path}: corrupt or truncated {what} file: {e}") from None
