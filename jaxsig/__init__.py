@@ -22,6 +22,8 @@ from jaxsig._fit import FitResult as FitResult
 from jaxsig._fit import fit as fit
 from jaxsig._folds import kfold as kfold
 from jaxsig._folds import stratified_kfold as stratified_kfold
+from jaxsig._influence import held_out_loss as held_out_loss
+from jaxsig._influence import influence as influence
 from jaxsig._loss import logistic_loss as logistic_loss
 from jaxsig._loss import loss_gradient as loss_gradient
 from jaxsig._loss import objective as objective
@@ -37,27 +39,36 @@ from jaxsig._primitives import log_sigmoid as log_sigmoid
 from jaxsig._primitives import logit as logit
 from jaxsig._primitives import sigmoid as sigmoid
 from jaxsig._primitives import softplus as softplus
+from jaxsig._solvers._driver import Best as Best
+from jaxsig._solvers._driver import FitState as FitState
 from jaxsig._sweep import SweepResult as SweepResult
 from jaxsig._sweep import sweep as sweep
+from jaxsig._tune import TuneResult as TuneResult
+from jaxsig._tune import tune_l2 as tune_l2
 
 __version__ = "0.1.0"
 
 _compilation_cache.enable()
 
 __all__ = [
+    "Best",
     "ConvergenceWarning",
     "CrossValidation",
     "FitResult",
+    "FitState",
     "GradientCheck",
     "Params",
     "PathResult",
     "SweepResult",
+    "TuneResult",
     "check_gradients",
     "cross_validate",
     "decision_function",
     "fit",
     "gradient",
+    "held_out_loss",
     "hessian",
+    "influence",
     "init",
     "kfold",
     "log_sigmoid",
@@ -74,5 +85,6 @@ __all__ = [
     "softplus",
     "stratified_kfold",
     "sweep",
+    "tune_l2",
     "value_and_gradient",
 ]
