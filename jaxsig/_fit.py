@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxsig import _checkpoints, _implicit, _progress
+from jaxsig import _checkpoints, _progress
 from jaxsig import _setup as setup_
 from jaxsig import _validate as check
 from jaxsig._model import Params
@@ -24,7 +24,7 @@ from jaxsig._setup import (
     GradientMode,
     SolverName,
 )
-from jaxsig._solvers import _driver
+from jaxsig._solvers import _driver, _implicit
 from jaxsig._solvers._base import Problem
 from jaxsig._solvers._driver import FitState
 from jaxsig._solvers.optimizer import Optimizer
@@ -205,10 +205,7 @@ def fit(
     if resume is not None:
         start = resumed(resume, method, problem, setup.params, watch)
     tol_value = jnp.asarray(0.0 if tol is None else tol, work)
-    run_problem = problem
-    if derivatives == "optimum":  # the loop is not differentiated: `_implicit` gives d(optimum)
-        run_problem, start = jax.lax.stop_gradient((problem, start))
-    arguments = (method, run_problem, start, watch, tol_value)
+    arguments = (method, problem, start, watch, tol_value)
     if progress:
         setup_.check_concrete_for_progress((problem, start, watch))
     columns = 1 if setup.y.ndim == 1 else setup.y.shape[1]
@@ -224,15 +221,23 @@ def fit(
                 first_chunk=_progress.first_chunk(cost),
             )
     else:
-        run = _driver.run(*arguments, epochs=epochs, until_tolerance=until_tolerance)
+        # With optimum derivatives the loop is not differentiated: `_implicit` gives them.
+        run = _driver.run(
+            *arguments,
+            epochs=epochs,
+            until_tolerance=until_tolerance,
+            implicit=derivatives == "optimum",
+        )
     _warn_if_missed(run, tol, epochs, solver, watch)
     fitted = run.params
     if watch is None and method.model_params is not None:
+        # an optimizer whose model parameters differ from its iterate (schedule-free): they are
+        # computed apart, so that a resumed run gives the same bits
         fitted = _driver.final_params(method, run.state)
         if setup.y.ndim == 2:
             fitted = Params(fitted.w.T, fitted.b)
-    if derivatives == "optimum":
-        fitted = _implicit.optimum(fitted, problem)
+        if derivatives == "optimum":
+            fitted = _implicit.optimum(fitted, problem)
     fitted = Params(fitted.w, fitted.b * setup.intercept)
     fitted = jax.tree.map(lambda a: a.astype(setup.dtype), fitted)
     return FitResult(

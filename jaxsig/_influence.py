@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxsig import _implicit, _setup
+from jaxsig import _setup
 from jaxsig import _validate as check
 from jaxsig._loss import logistic_loss
 from jaxsig._model import Params, logits
+from jaxsig._solvers import _implicit
 
 
 def held_out_loss(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None):

@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxsig import _fit, _implicit, _setup
+from jaxsig import _fit, _setup
 from jaxsig import _validate as check
 from jaxsig._model import Params
-from jaxsig._solvers import _driver
+from jaxsig._solvers import _driver, _implicit
 from jaxsig._solvers._base import Problem, Solver
 
 

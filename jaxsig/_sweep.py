@@ -18,12 +18,12 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
-from jaxsig import _implicit, _progress, _setup
+from jaxsig import _progress, _setup
 from jaxsig import _validate as check
 from jaxsig._distributed import auto_axes, axis_of
 from jaxsig._model import Params, logits
 from jaxsig._setup import Derivatives, GradientMode, SolverName
-from jaxsig._solvers import _driver, _objective
+from jaxsig._solvers import _driver, _implicit, _objective
 from jaxsig._solvers._base import Problem, Solver, model_params
 from jaxsig._solvers.optimizer import Optimizer
 

@@ -2,8 +2,9 @@
 ``log(l2)``, minimised by optax steps on its hypergradient.
 
 Every fold's fit is one `fit` under ``vmap``; ``jax.grad`` of the mean held-out loss goes
-through each fold's optimum by implicit differentiation (`jaxsig._implicit`), and the whole
-search is one compiled ``lax.scan`` over steps, each fit warm-started at its previous optimum.
+through each fold's optimum by implicit differentiation (`jaxsig._solvers._implicit`), and the
+whole search is one compiled ``lax.scan`` over steps, each fit warm-started at its previous
+optimum.
 """
 
 from __future__ import annotations

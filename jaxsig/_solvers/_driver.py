@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsig._model import Params
-from jaxsig._solvers import _objective
+from jaxsig._solvers import _implicit, _objective
 from jaxsig._solvers._base import Problem, Solver, model_params, varying_like
 
 
@@ -131,21 +131,24 @@ def _epoch(
     tol: jax.Array,
     until_tolerance: bool,
     state: FitState,
+    alone: bool = False,
 ):
     """One epoch of one problem: the state after it, whether it ran, and the objective and the
-    held-out loss at the parameters entering it.
+    held-out loss at the parameters entering it. ``alone``: the problem is not part of a batch,
+    so the loop runs only while it does, and XLA can drop the selects on its state.
 
     A problem runs while its stopping measure exceeds ``tol`` (with ``until_tolerance``) and its
     held-out loss has improved within ``patience`` epochs; a stopped problem keeps its state.
     The epoch that finds the tolerance met, or the patience spent, keeps the parameters and the
     solver state it was given (the parameters are then what the run returns).
     """
-    active = ~(state.residual <= tol) if until_tolerance else jnp.asarray(True)
+    active = ~(state.residual <= tol) if until_tolerance and not alone else jnp.asarray(True)
     new, solver_state, value, residual = solver.step(problem, state.params, state.solver_state)
     moves = ~(residual <= tol) if until_tolerance else jnp.asarray(True)
     best, loss = state.best, None
     if watch is not None:
-        active = active & (state.best.stale < watch.patience)
+        if not alone:
+            active = active & (state.best.stale < watch.patience)
         current = model_params(solver, state.params, state.solver_state)
         loss = held_out_loss(watch, current)
         better = loss < best.loss - watch.min_delta
@@ -208,7 +211,7 @@ def advance(
     makes it a batch, whose carry leads every leaf with the batch axis."""
 
     def epoch(problem, watch, state):
-        return _epoch(solver, problem, watch, tol, until_tolerance, state)
+        return _epoch(solver, problem, watch, tol, until_tolerance, state, alone=axes is None)
 
     if axes is not None:
         epoch = jax.vmap(epoch, in_axes=(axes.problem, axes.watch, 0))
@@ -368,7 +371,7 @@ def columns_last(run: Run) -> Run:
     )
 
 
-@functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance"))
+@functools.partial(jax.jit, static_argnames=("solver", "epochs", "until_tolerance", "implicit"))
 def run(
     solver: Solver,
     problem: Problem,
@@ -378,27 +381,38 @@ def run(
     *,
     epochs: int,
     until_tolerance: bool,
+    implicit: bool = False,
 ) -> Run:
     """Solves every output column; ``problem.y`` (and ``start``'s parameters) carry a trailing
-    column axis when there are several."""
+    column axis when there are several. With ``implicit`` no tangent enters the loop, and the
+    returned model parameters carry the optimum's derivatives (`_implicit.optimum`)."""
+    loop_problem = problem
+    if implicit:
+        loop_problem, start = jax.lax.stop_gradient((problem, start))
     if problem.y.ndim == 1:
-        return solve(
-            solver, problem, start, watch, tol, epochs=epochs, until_tolerance=until_tolerance
+        done = solve(
+            solver, loop_problem, start, watch, tol, epochs=epochs, until_tolerance=until_tolerance
         )
-    problem, watch, start = columns_first(problem, watch, start)
-    axes = COLUMN_AXES if watch is not None else COLUMN_AXES._replace(watch=None)
-    return columns_last(
-        solve(
-            solver,
-            problem,
-            start,
-            watch,
-            tol,
-            epochs=epochs,
-            until_tolerance=until_tolerance,
-            axes=axes,
+    else:
+        columns, watch, start = columns_first(loop_problem, watch, start)
+        axes = COLUMN_AXES if watch is not None else COLUMN_AXES._replace(watch=None)
+        done = columns_last(
+            solve(
+                solver,
+                columns,
+                start,
+                watch,
+                tol,
+                epochs=epochs,
+                until_tolerance=until_tolerance,
+                axes=axes,
+            )
         )
-    )
+    if implicit and (watch is not None or solver.model_params is None):
+        # the returned parameters are the model's: they carry the optimum's derivatives (an
+        # iterate whose model parameters differ gets them once those are computed, in `fit`)
+        done = done._replace(params=_implicit.optimum(done.params, problem))
+    return done
 
 
 def _layout(problem: Problem, watch: Watch | None, start):

@@ -8,13 +8,13 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import cho_factor, cho_solve
 
+from jaxsig._derivatives import augmented_gram
 from jaxsig._model import Params
 from jaxsig._solvers import _objective
 from jaxsig._solvers._base import (
     Evaluation,
     Problem,
     Solver,
-    effective,
     evaluate,
     largest,
     moved,
@@ -24,9 +24,11 @@ from jaxsig._solvers._base import (
 _ARMIJO = 1e-4
 
 
-def system(problem: Problem, params: Params) -> jax.Array:
-    """Hessian in ``(w, b)``; with the intercept off its row and column become the identity's."""
-    h = _objective.hessian(effective(problem, params), problem.X, problem.u, problem.l2)
+def system(problem: Problem, z: jax.Array) -> jax.Array:
+    """Hessian in ``(w, b)`` at the parameters whose logits are ``z``; with the intercept off
+    its row and column become the identity's."""
+    c = problem.u * _objective.curvature(z)
+    h = augmented_gram(problem.X, c, problem.l2)
     keep = jnp.ones(h.shape[0], h.dtype).at[-1].set(problem.intercept)
     return h * jnp.outer(keep, keep) + jnp.diag(1 - keep)
 
@@ -42,7 +44,7 @@ def newton() -> Solver:
 
     def step(problem: Problem, params: Params, here: Evaluation):
         g = jnp.append(here.grad.w, here.grad.b)
-        direction = -cho_solve(cho_factor(system(problem, params)), g)
+        direction = -cho_solve(cho_factor(system(problem, here.z)), g)
         move = Params(direction[:-1], direction[-1])
         t, z = search(problem, params, here, move, jnp.ones((), g.dtype), _ARMIJO)
         new = moved(params, move, t)
