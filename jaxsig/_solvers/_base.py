@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxsig._loss import per_feature
 from jaxsig._model import Params
 from jaxsig._solvers import _objective
 
@@ -153,6 +154,26 @@ def moved(params: Params, move: Params, t: jax.Array) -> Params:
 MAX_HALVINGS = 40
 
 
+def _line(problem: Problem, params: Params, here: Evaluation, move: Params, start: jax.Array):
+    """``t -> (logits, f, f')`` at ``params + t move``, at no pass over ``X``: the logits are
+    affine in ``t``, ``z(t) = z + (t / start) (z_1 - z)`` with ``z_1`` the logits at ``t = start``
+    (one pass, exact there)."""
+    z_start = logits(problem, moved(params, move, start))
+    dz = (z_start - here.z) / start
+    dw = effective(problem, move).w
+
+    def at(t):
+        z = jnp.where(t == start, z_start, here.z + t * dz)
+        w = effective(problem, moved(params, move, t)).w
+        value = _objective.value_at(z, w, problem.y, problem.u, problem.l2)
+        derivative = jnp.sum(problem.u * _objective.residual(z, problem.y) * dz) + jnp.sum(
+            per_feature(problem.l2, w) * w * dw
+        )
+        return z, value, derivative
+
+    return at
+
+
 def search(
     problem: Problem,
     params: Params,
@@ -166,21 +187,13 @@ def search(
     ``f(params + t move) <= f(params) + sufficient * t * slope`` (plus a few ulps of ``f`` with
     ``slack``, so that the search does not stall once decreases fall below resolution).
 
-    The trials cost no pass over ``X``: the logits are affine in ``t``, ``z(t) = z + (t / start)
-    (z_1 - z)`` with ``z_1`` the logits at ``t = start`` (exact there). Returns ``t`` and the
-    logits at ``params + t move``; ``t`` is 0 when no trial passes, which leaves the parameters
-    where they were.
+    The trials cost no pass over ``X`` (`_line`). Returns ``t`` and the logits at
+    ``params + t move``; ``t`` is 0 when no trial passes, which leaves the parameters where they
+    were.
     """
     slope = dot(here.grad, move)
-    z_start = logits(problem, moved(params, move, start))
-    dz = z_start - here.z
+    at = _line(problem, params, here, move, start)
     allowance = rounding_slack(here.value) if slack else 0.0
-
-    def trial(t):
-        fraction = t / start
-        z = jnp.where(fraction == 1, z_start, here.z + fraction * dz)
-        w = effective(problem, moved(params, move, t)).w
-        return z, _objective.value_at(z, w, problem.y, problem.u, problem.l2)
 
     def passes(t, value):
         return value <= here.value + sufficient * t * slope + allowance
@@ -191,9 +204,57 @@ def search(
 
     def halve(carry):
         t, halvings, _ = carry
-        return 0.5 * t, halvings + 1, trial(0.5 * t)[1]
+        return 0.5 * t, halvings + 1, at(0.5 * t)[1]
 
-    init = varying_like((start, jnp.zeros((), jnp.int32), trial(start)[1]), params, move, here)
+    init = varying_like((start, jnp.zeros((), jnp.int32), at(start)[1]), params, move, here)
     t, _, value = jax.lax.while_loop(too_long, halve, init)
     found = passes(t, value)
-    return jnp.where(found, t, 0.0), jnp.where(found, trial(t)[0], here.z)
+    return jnp.where(found, t, 0.0), jnp.where(found, at(t)[0], here.z)
+
+
+def wolfe_search(
+    problem: Problem,
+    params: Params,
+    here: Evaluation,
+    move: Params,
+    sufficient: float = 1e-4,
+    curvature: float = 0.9,
+) -> tuple[jax.Array, jax.Array]:
+    """A step ``t`` along ``move`` meeting the weak Wolfe conditions, ``f(t) <= f(0) + sufficient
+    t f'(0)`` (plus a few ulps of ``f``) and ``f'(t) >= curvature f'(0)``: from ``t = 1``,
+    bisection of the bracket once a step fails the first, doubling while every step fails the
+    second (Lewis and Overton's search), at most 40 trials, none a pass over ``X`` (`_line`).
+    The second condition makes ``s . y > 0``, which L-BFGS's memory needs; it is waived for a
+    decrease below the resolution of ``f``. Returns ``t`` and the logits there; a step that only
+    decreases ``f`` is taken after 40 trials, and ``t`` is 0 when none does."""
+    slope = dot(here.grad, move)
+    one = jnp.ones((), slope.dtype)
+    at = _line(problem, params, here, move, one)
+    allowance = rounding_slack(here.value)
+
+    def decreases(t, value):
+        return value <= here.value + sufficient * t * slope + allowance
+
+    def unfinished(carry):
+        t, _, _, trials, value, derivative = carry
+        # A decrease below resolution (the optimum, in working precision) is taken as it is:
+        # the curvature of rounding noise would send t anywhere, and derivatives with it.
+        settled = value > here.value - allowance
+        met = decreases(t, value) & ((derivative >= curvature * slope) | settled)
+        return ~met & (trials < MAX_HALVINGS)
+
+    def next_trial(carry):
+        t, low, high, trials, value, derivative = carry
+        too_long = ~decreases(t, value)
+        high = jnp.where(too_long, t, high)
+        low = jnp.where(too_long, low, t)
+        t = jnp.where(jnp.isfinite(high), 0.5 * (low + high), 2 * low)
+        _, value, derivative = at(t)
+        return t, low, high, trials + 1, value, derivative
+
+    _, value, derivative = at(one)
+    init = (one, 0 * one, jnp.inf * one, jnp.zeros((), jnp.int32), value, derivative)
+    init = varying_like(init, params, move, here)
+    t, _, _, _, value, _ = jax.lax.while_loop(unfinished, next_trial, init)
+    found = decreases(t, value)
+    return jnp.where(found, t, 0.0), jnp.where(found, at(t)[0], here.z)

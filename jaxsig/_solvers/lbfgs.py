@@ -1,8 +1,8 @@
-"""L-BFGS: the two-loop recursion over the last m curvature pairs, then a line search.
+"""L-BFGS: the two-loop recursion over the last m curvature pairs, then a weak Wolfe line search.
 
-An epoch makes two passes over ``X``: the logits at the trial step (the line search moves along
-them without touching ``X`` again, `_base.search`) and the gradient where the step lands, which
-the state keeps for the next epoch. A curvature pair enters the memory only when the step
+An epoch makes two passes over ``X``: the logits at the unit step (the line search moves along
+them without touching ``X`` again, `_base.wolfe_search`) and the gradient where the step lands,
+which the state keeps for the next epoch. A curvature pair enters the memory only when the step
 decreased the objective and ``s . y > sqrt(eps) |s| |y|``: pairs made of rounding noise near the
 optimum would turn the inverse-Hessian estimate, and derivatives through it, into noise. When
 no step passes the line search the memory is cleared and the next epoch tries the steepest
@@ -25,10 +25,8 @@ from jaxsig._solvers._base import (
     evaluate,
     largest,
     moved,
-    search,
+    wolfe_search,
 )
-
-_ARMIJO = 1e-4
 
 
 class LbfgsState(NamedTuple):
@@ -97,7 +95,7 @@ def lbfgs(memory_size: int = 10) -> Solver:
         d = -_inverse_hessian_times(state, g)
         steepest = -g / jnp.maximum(1, jnp.linalg.norm(g))
         d = jnp.where(jnp.dot(g, d) < 0, d, steepest)  # not a descent direction: start afresh
-        t, z = search(problem, params, here, _params(d), jnp.ones((), g.dtype), _ARMIJO)
+        t, z = wolfe_search(problem, params, here, _params(d))
         new = moved(params, _params(d), t)
         there = evaluate(problem, new, z)
         s, y = t * d, _flat(there.grad) - g
