@@ -11,7 +11,7 @@ import pytest
 from support import X64
 
 import jaxsig
-from jaxsig import _implicit
+from jaxsig._solvers import _implicit
 
 DTYPE = np.float64 if X64 else np.float32
 TOL = 1e-11 if X64 else 5e-6
