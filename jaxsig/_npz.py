@@ -34,6 +34,34 @@ def storable(a: ArrayLike) -> np.ndarray:
     return a.astype(np.float32) if a.dtype.kind == "V" else a
 
 
+def metadata(array: np.ndarray, marker: str, version: int, what: str) -> dict:
+    """The JSON object of a container, once it carries ``marker`` with a version this jaxsig
+    reads (at most ``version``); a ``ValueError`` naming the problem otherwise."""
+    if array.shape != () or array.dtype.kind != "U":
+        raise ValueError(f"{METADATA} must be a 0-d string array, got {array.dtype} {array.shape}")
+    try:
+        described = json.loads(str(array))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{METADATA} is not valid JSON: {e}") from None
+    if not isinstance(described, dict) or marker not in described:
+        other = {MODEL_MARKER: "a model file", STATE_MARKER: "a state file"}
+        kind = next(
+            (k for m, k in other.items() if isinstance(described, dict) and m in described), None
+        )
+        raise ValueError(
+            f"not a jaxsig {what} file" + (f" ({kind})" if kind else f" (no key {marker!r})")
+        )
+    found = described[marker]
+    if not isinstance(found, int) or isinstance(found, bool) or found < 1:
+        raise ValueError(f"{marker} must be a positive int, got {found!r}")
+    if found > version:
+        raise ValueError(
+            f"{what} format version {found} (written by jaxsig {described.get('jaxsig_version')}) "
+            f"is newer than this jaxsig reads ({version}): upgrade jaxsig"
+        )
+    return described
+
+
 def write(path: str | os.PathLike[str], arrays: dict, metadata: dict) -> None:
     """``arrays`` and ``metadata`` (JSON) to ``path``, atomically."""
     stored = {name: storable(a) for name, a in arrays.items()}

@@ -18,16 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxsig
-from jaxsig import _checkpoints
-from jaxsig._npz import (
-    FLOAT_DTYPES,
-    METADATA,
-    MODEL_MARKER,
-    STATE_MARKER,
-    ModelFileError,
-    read,
-    write,
-)
+from jaxsig import _checkpoints, _npz
+from jaxsig._npz import FLOAT_DTYPES, METADATA, STATE_MARKER, ModelFileError
 from jaxsig._solvers._driver import FitState
 
 STATE_FORMAT_VERSION = 1
@@ -70,28 +62,11 @@ def save_state(
         "leaves": leaves,
         "metadata": user,
     }
-    write(path, arrays, described)
+    _npz.write(path, arrays, described)
 
 
 def _state(arrays: dict[str, np.ndarray]) -> _checkpoints.Checkpoint:
-    array = arrays[METADATA]
-    if array.shape != () or array.dtype.kind != "U":
-        raise ValueError(f"{METADATA} must be a 0-d string array")
-    try:
-        described = json.loads(str(array))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{METADATA} is not valid JSON: {e}") from None
-    if not isinstance(described, dict) or STATE_MARKER not in described:
-        model = isinstance(described, dict) and MODEL_MARKER in described
-        raise ValueError("not a jaxsig state file" + (" (a model file)" if model else ""))
-    version = described[STATE_MARKER]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"{STATE_MARKER} must be a positive int, got {version!r}")
-    if version > STATE_FORMAT_VERSION:
-        raise ValueError(
-            f"state format version {version} is newer than this jaxsig reads "
-            f"({STATE_FORMAT_VERSION}): upgrade jaxsig"
-        )
+    described = _npz.metadata(arrays[METADATA], STATE_MARKER, STATE_FORMAT_VERSION, "state")
     entries, user = described.get("leaves"), described.get("metadata")
     if not isinstance(entries, list) or not isinstance(user, dict):
         raise ValueError("metadata lacks its 'leaves' list or 'metadata' object")
@@ -136,7 +111,7 @@ def load_state(path: str | os.PathLike[str]) -> _checkpoints.Checkpoint:
             file, truncated, a newer format, inconsistent arrays).
     """
     path = os.fspath(path)
-    arrays = read(path, "state")
+    arrays = _npz.read(path, "state")
     try:
         return _state(arrays)
     except ValueError as e:

@@ -10,7 +10,6 @@ atomically and read back with ``allow_pickle=False``; every field is checked on 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, NamedTuple
@@ -169,24 +168,7 @@ def save(path: str | os.PathLike[str], model: SavedModel) -> None:
 
 
 def _metadata(array: np.ndarray) -> dict[str, Any]:
-    if array.shape != () or array.dtype.kind != "U":
-        raise ValueError(
-            f"{_npz.METADATA} must be a 0-d string array, got {array.dtype} {array.shape}"
-        )
-    try:
-        metadata = json.loads(str(array))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{_npz.METADATA} is not valid JSON: {e}") from None
-    if not isinstance(metadata, dict) or _MARKER not in metadata:
-        raise ValueError(f"{_npz.METADATA} is not a JSON object with the key {_MARKER!r}")
-    version = metadata[_MARKER]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"{_MARKER} must be a positive int, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"format version {version} (written by jaxsig {metadata.get('jaxsig_version')}) is "
-            f"newer than this jaxsig {jaxsig.__version__} reads ({FORMAT_VERSION}): upgrade jaxsig"
-        )
+    metadata = _npz.metadata(array, _MARKER, FORMAT_VERSION, "model")
     expected = {
         "jaxsig_version": str,
         "dtypes": dict,

@@ -240,7 +240,7 @@ def test_refuses_a_plain_npz_without_the_marker(tmp_path):
     np.savez(path, w=np.ones(2), b=np.zeros(()))
     refused(path, r"not a jaxsig model file \(no jaxsig_metadata; holds w, b\)")
     np.savez(path, jaxsig_metadata=np.array(json.dumps({"hello": 1})))
-    refused(path, "not a JSON object with the key 'jaxsig_format'")
+    refused(path, r"not a jaxsig model file \(no key 'jaxsig_format'\)")
 
 
 def test_refuses_a_newer_format_version(tmp_path):
