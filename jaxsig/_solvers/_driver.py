@@ -289,6 +289,25 @@ def finish(
     return jax.vmap(one, in_axes=(axes.watch, 0))(watch, carry)
 
 
+def starting_state(
+    solver: Solver,
+    problem: Problem,
+    start: Params | FitState,
+    watch: Watch | None,
+    axes: Axes | None = NO_BATCH,
+    params_axis: int | None = 0,
+) -> FitState:
+    """The state before this call's first epoch: fresh from a starting point, or a state handed
+    back to resume. For a batch, ``params_axis`` is the starting parameters' batch axis (None:
+    one start for every problem); a state always leads with the batch axis."""
+    if isinstance(start, FitState):
+        return start
+    if axes is None:
+        return fresh(solver, problem, start, watch)
+    one = functools.partial(fresh, solver)
+    return jax.vmap(one, in_axes=(axes.problem, params_axis, axes.watch))(problem, start, watch)
+
+
 def begin(
     solver: Solver,
     problem: Problem,
@@ -298,18 +317,10 @@ def begin(
     axes: Axes | None = NO_BATCH,
     params_axis: int | None = 0,
 ) -> Carry:
-    """The carry before this call's first epoch, from a starting point (fresh) or a state
-    (resumed). For a batch, ``params_axis`` is the starting parameters' batch axis (None: one
-    start for every problem); a state always leads with the batch axis."""
-
-    def one(problem, start, watch):
-        state = start if isinstance(start, FitState) else fresh(solver, problem, start, watch)
-        return _carry(state, epochs, watch is not None)
-
-    if axes is None:
-        return one(problem, start, watch)
-    start_axis = 0 if isinstance(start, FitState) else params_axis
-    return jax.vmap(one, in_axes=(axes.problem, start_axis, axes.watch))(problem, start, watch)
+    """The carry before this call's first epoch (`starting_state`)."""
+    state = starting_state(solver, problem, start, watch, axes, params_axis)
+    carry = functools.partial(_carry, epochs=epochs, watching=watch is not None)
+    return carry(state) if axes is None else jax.vmap(carry)(state)
 
 
 def solve(
@@ -331,14 +342,7 @@ def solve(
         carry = advance(solver, problem, watch, carry, tol, epochs, until_tolerance, axes)
         return finish(solver, carry, watch, tol, until_tolerance, axes)
 
-    def one(problem, start):
-        return start if isinstance(start, FitState) else fresh(solver, problem, start, None)
-
-    if axes is None:
-        state = one(problem, start)
-    else:
-        start_axis = 0 if isinstance(start, FitState) else params_axis
-        state = jax.vmap(one, in_axes=(axes.problem, start_axis))(problem, start)
+    state = starting_state(solver, problem, start, None, axes, params_axis)
     state, history = _scan(solver, problem, state, tol, epochs, axes)
     return finish(solver, Carry(state, state.epoch, history, None), None, tol, False, axes)
 
@@ -441,11 +445,7 @@ def fresh_columns(solver: Solver, problem: Problem, params: Params, watch: Watch
     """`fresh` for one problem or every output column (leading the state's axes): the
     structure a resumed state must have."""
     problem, watch, params, axes = _layout(problem, watch, params)
-    if axes is None:
-        return fresh(solver, problem, params, watch)
-    return jax.vmap(functools.partial(fresh, solver), in_axes=(axes.problem, 0, axes.watch))(
-        problem, params, watch
-    )
+    return starting_state(solver, problem, params, watch, axes)
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "epochs"))
