@@ -421,3 +421,32 @@ def test_progress_bar_on_a_terminal_unless_quiet(
     assert run(*argv, *flags)[0] == 0
     err = capsys.readouterr().err
     assert ("fit gd" in err and "/300" in err) == shown
+
+
+@pytest.mark.filterwarnings("ignore::jaxsig.ConvergenceWarning")
+def test_fit_resumes_from_its_checkpoint_bit_for_bit(folder, train_csv):
+    common = ["fit", train_csv, "-t", "label", "--solver", "lbfgs", "-q"]
+    state = folder / "state.npz"
+    assert run(*common, "--epochs", "4", "--checkpoint", state, "-o", folder / "a.npz")[0] == 0
+    resumed = [*common, "--epochs", "5", "--resume", state, "--checkpoint", state]
+    assert run(*resumed, "-o", folder / "b.npz")[0] == 0
+    assert run(*common, "--epochs", "9", "-o", folder / "whole.npz")[0] == 0
+    b, whole = io.load(folder / "b.npz"), io.load(folder / "whole.npz")
+    np.testing.assert_array_equal(b.params.w, whole.params.w)
+    np.testing.assert_array_equal(b.history, whole.history)
+    assert b.solver_options["iterations"] == 9
+    assert io.load_state(state).metadata["history"] == whole.history.tolist()
+
+
+def test_resume_refuses_other_options_and_files(folder, train_csv, capsys):
+    state = folder / "refused-state.npz"
+    common = ["fit", train_csv, "-t", "label", "--solver", "lbfgs", "-q", "-o", folder / "r.npz"]
+    assert run(*common, "--epochs", "3", "--checkpoint", state)[0] == 0
+    model_before = (folder / "r.npz").read_bytes()
+    assert run(*common, "--epochs", "3", "--l2", "0.5", "--resume", state)[0] == 2
+    assert "continues another fit: l2 differ(s)" in capsys.readouterr().err
+    assert run(*common, "--epochs", "3", "--seed", "4", "--resume", state)[0] == 2
+    assert "differ(s) from this run" in capsys.readouterr().err
+    assert run(*common, "--epochs", "3", "--resume", folder / "r.npz")[0] == 2
+    assert "not a jaxsig state file (a model file)" in capsys.readouterr().err
+    assert (folder / "r.npz").read_bytes() == model_before  # nothing was overwritten
