@@ -6,38 +6,19 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxsig import _doubleword as dw
+from jaxsig import _pairs, _widened
 from jaxsig import _primitives as prim
 from jaxsig._model import Params, logits
 
-
-def _loss_pair(z: jax.Array, y: jax.Array) -> dw.Pair:
-    # softplus(z) - y z = softplus(-|z|) + |z| * (1 - y if z > 0 else y): two non-negative terms,
-    # so nothing cancels, and softplus(-|z|) = log1p(exp(-|z|)) never overflows.
-    (l_hi, l_lo), shift = prim.log1p_exp_neg_abs(z)
-    l_hi, l_lo = dw.scale(l_hi, shift), dw.scale(l_lo, shift)
-    a = jnp.abs(z)
-    one_minus_y = dw.two_sum(dw.constant(1.0, y), -y)
-    positive = z > 0
-    w_hi = jnp.where(positive, one_minus_y[0], y)
-    w_lo = jnp.where(positive, one_minus_y[1], 0.0)
-    finite = jnp.isfinite(a)
-    p_hi, p_lo = dw.two_product(jnp.where(finite, a, 0.0), w_hi)
-    s_hi, s_lo = dw.two_sum(l_hi, p_hi)
-    s_lo = s_lo + (l_lo + p_lo + dw.mul(jnp.where(finite, a, 0.0), w_lo))
-    # |z| = inf: the loss is inf unless the label agrees exactly (weight 0), where it is 0.
-    s_hi = jnp.where(finite | (w_hi == 0), s_hi, jnp.inf)
-    s_lo = jnp.where(jnp.isfinite(s_hi), s_lo, 0.0)
-    return dw.fast_two_sum(s_hi, s_lo)
+_loss = prim.exact(_widened.loss, _pairs.loss)
+_loss_gradient = prim.exact(_widened.loss_gradient, _pairs.loss_gradient)
 
 
 @jax.custom_jvp
 @jax.jit
 def _logistic_loss(z: jax.Array, y: jax.Array) -> jax.Array:
     z, y = jnp.broadcast_arrays(z, y)
-    wide = prim.compute_dtype(z.dtype)
-    result = prim.round_pair(_loss_pair(z.astype(wide), y.astype(wide)), z.dtype)
-    return jnp.where(jnp.isnan(z) | jnp.isnan(y), jnp.nan, result)
+    return _loss(z, y)
 
 
 @_logistic_loss.defjvp
@@ -47,7 +28,7 @@ def _logistic_loss_jvp(primals, tangents):
     # d/dz = sigmoid(z) - y; d/dy = -z, clipped to the largest finite value so that a zero label
     # tangent stays zero at z = +-inf (a tangent rule must stay linear: no branching on y_dot).
     big = jnp.finfo(z.dtype).max
-    return _logistic_loss(z, y), loss_gradient(z, y) * z_dot - jnp.clip(z, -big, big) * y_dot
+    return _logistic_loss(z, y), _gradient(z, y) * z_dot - jnp.clip(z, -big, big) * y_dot
 
 
 def logistic_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
@@ -65,19 +46,30 @@ def logistic_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return _logistic_loss(z, jnp.asarray(labels).astype(z.dtype))
 
 
-@jax.jit
 def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
-    """``d loss / d z = sigmoid(z) - y``, as ``-sigmoid(-z)`` where ``y = 1`` (no cancellation).
+    """``d loss / d z = sigmoid(z) - y``, as ``(1 - y) - sigmoid(-z)`` for ``z >= 0`` (no
+    cancellation for hard labels; for soft ones, within an ulp of ``max(sigmoid(z), y)``).
 
     >>> import jaxsig
     >>> print(jaxsig.loss_gradient(30.0, 1.0))
     -9.357623e-14
     """
     z = prim.float_input(logits)
-    y = jnp.asarray(labels).astype(z.dtype)
-    positive = y == 1
-    s = prim.sigmoid(jnp.where(positive, -z, z))  # one evaluation serves both branches
-    return jnp.where(positive, -s, s - y)
+    return _gradient(z, jnp.asarray(labels).astype(z.dtype))
+
+
+@jax.custom_jvp
+@jax.jit
+def _gradient(z: jax.Array, y: jax.Array) -> jax.Array:
+    z, y = jnp.broadcast_arrays(z, y)
+    return _loss_gradient(z, y)
+
+
+@_gradient.defjvp
+def _gradient_jvp(primals, tangents):
+    z, y = primals
+    z_dot, y_dot = tangents
+    return _gradient(z, y), prim.sigmoid_derivative(z) * z_dot - y_dot
 
 
 def per_feature(l2: ArrayLike, w: jax.Array) -> jax.Array:

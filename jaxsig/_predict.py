@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
+import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxsig import _primitives as prim
 from jaxsig import _validate as check
-from jaxsig._model import Params, logits, raw_predict, raw_predict_proba
+from jaxsig._model import Params, logits
 
 
 def _checked(params: Params, X: ArrayLike) -> jax.Array:
-    X = check.as_features(X)
+    X = check.as_features(X, finite=False)
     check.check_params(params, X)
     return X
 
 
+@functools.partial(jax.jit, static_argnames="probability")
+def _evaluate(params: Params, X: jax.Array, probability: bool):
+    z = logits(params, X)
+    return prim.sigmoid(z) if probability else z, jnp.all(jnp.isfinite(z))
+
+
+def _finite_checked(params: Params, X: ArrayLike, probability: bool) -> jax.Array:
+    """One pass over ``X``: its finiteness is read off the logits (`check_finite_after`)."""
+    X = _checked(params, X)
+    result, finite = _evaluate(params, X, probability)
+    check.check_finite_after("X", X, finite)
+    return result
+
+
 def decision_function(params: Params, X: ArrayLike) -> jax.Array:
     """Logits ``X w + b`` for validated ``X``, (n,) or (n, k)."""
-    return logits(params, _checked(params, X))
+    return _finite_checked(params, X, probability=False)
 
 
 def predict_proba(params: Params, X: ArrayLike) -> jax.Array:
@@ -26,7 +44,7 @@ def predict_proba(params: Params, X: ArrayLike) -> jax.Array:
     The complement ``1 - p`` is ``sigmoid(-(X w + b))``: use it in the tail rather than
     subtracting, which loses every digit once ``p`` rounds to 1.
     """
-    return raw_predict_proba(params, _checked(params, X))
+    return _finite_checked(params, X, probability=True)
 
 
 def predict(params: Params, X: ArrayLike, threshold: ArrayLike = 0.5) -> jax.Array:
@@ -38,4 +56,4 @@ def predict(params: Params, X: ArrayLike, threshold: ArrayLike = 0.5) -> jax.Arr
     Array([0, 1], dtype=int32)
     """
     check.check_hyperparameter("threshold", threshold)
-    return raw_predict(params, _checked(params, X), threshold)
+    return (_finite_checked(params, X, probability=True) > threshold).astype(jnp.int32)

@@ -109,8 +109,10 @@ def _check_numeric(name: str, x) -> None:
             raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
 
 
-def as_features(X: ArrayLike, name: str = "X") -> jax.Array:
-    """``X`` as a 2-D floating array: integers and booleans are converted, not refused."""
+def as_features(X: ArrayLike, name: str = "X", *, finite: bool = True) -> jax.Array:
+    """``X`` as a 2-D floating array: integers and booleans are converted, not refused.
+
+    ``finite=False`` leaves the finiteness check, a pass over ``X``, to `check_finite_after`."""
     _check_numeric(name, X)
     with concrete_scope(X):
         X = jnp.asarray(X)
@@ -125,8 +127,16 @@ def as_features(X: ArrayLike, name: str = "X") -> jax.Array:
         if not jnp.issubdtype(X.dtype, jnp.floating):
             X = X.astype(jnp.result_type(float))
     _check_sharding(name, X)
-    _check_finite(name, X)
+    if finite:
+        _check_finite(name, X)
     return X
+
+
+def check_finite_after(name: str, x: jax.Array, result_finite: jax.Array) -> None:
+    """Checks ``x`` only if a result computed from it, which any NaN or infinity in ``x``
+    reaches (``X w + b``: NaN * 0 and inf * 0 are NaN), came out non-finite."""
+    if is_concrete(result_finite) and not bool(result_finite):
+        _check_finite(name, x)
 
 
 def _is_empty(shape: tuple) -> bool:

@@ -74,6 +74,15 @@ def test_predict_checks_features_and_values():
         jaxsig.predict(params, np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"X contains 1 NaN"):
         jaxsig.predict_proba(params, with_nan(np.ones((2, 2)), (0, 0)))
+    # Finiteness is read off the logits (one pass over X): an infinity times a zero weight is
+    # NaN there, so it is still found and named.
+    infinite = np.ones((2, 2))
+    infinite[1, 1] = np.inf
+    for fn in (jaxsig.predict_proba, jaxsig.decision_function, jaxsig.predict):
+        with pytest.raises(ValueError, match=r"X contains 1 NaN or infinite value\(s\) \(first at"):
+            fn(params, infinite)
+    huge = jaxsig.Params(jnp.array([1e30, 1e30], jnp.float32), jnp.array(0.0, jnp.float32))
+    assert np.isinf(jaxsig.decision_function(huge, np.full((1, 2), 1e20, np.float32))).all()
     with pytest.raises(ValueError, match=r"threshold must be finite"):
         jaxsig.predict(params, np.ones((2, 2)), threshold=np.inf)
     assert jaxsig.decision_function(params, [[1, 2]]).shape == (1,)
