@@ -169,9 +169,10 @@ loss = _in_pairs(_loss_pair)
 
 
 def sigmoid_derivative(x: jax.Array) -> jax.Array:
-    """``sigmoid(x) sigmoid(-x)`` from two rounded sigmoids: about 1.5 ulp."""
-    wide = x.astype(compute_dtype(x.dtype))
-    return dw.mul(sigmoid(wide), sigmoid(-wide)).astype(x.dtype)
+    """``q (1 - q)`` with ``q = sigmoid(-|x|)`` rounded: ``1 - q`` is at least 1/2, so nothing
+    cancels; about 1.5 ulp from one double-word evaluation."""
+    q = sigmoid(-jnp.abs(x.astype(compute_dtype(x.dtype))))
+    return dw.mul(q, 1 - q).astype(x.dtype)
 
 
 def loss_gradient(z: jax.Array, y: jax.Array) -> jax.Array:
