@@ -10,15 +10,9 @@ from jaxsig import _pairs, _widened
 from jaxsig import _primitives as prim
 from jaxsig._model import Params, logits
 
-_loss = prim.exact(_widened.loss, _pairs.loss)
-_loss_gradient = prim.exact(_widened.loss_gradient, _pairs.loss_gradient)
-
-
-@jax.custom_jvp
-@jax.jit
-def _logistic_loss(z: jax.Array, y: jax.Array) -> jax.Array:
-    z, y = jnp.broadcast_arrays(z, y)
-    return _loss(z, y)
+# Element-wise on broadcast (logits, labels) of one dtype; the public functions cast first.
+_logistic_loss = jax.custom_jvp(jax.jit(prim.exact(_widened.loss, _pairs.loss)))
+_gradient = jax.custom_jvp(jax.jit(prim.exact(_widened.loss_gradient, _pairs.loss_gradient)))
 
 
 @_logistic_loss.defjvp
@@ -29,6 +23,13 @@ def _logistic_loss_jvp(primals, tangents):
     # tangent stays zero at z = +-inf (a tangent rule must stay linear: no branching on y_dot).
     big = jnp.finfo(z.dtype).max
     return _logistic_loss(z, y), _gradient(z, y) * z_dot - jnp.clip(z, -big, big) * y_dot
+
+
+@_gradient.defjvp
+def _gradient_jvp(primals, tangents):
+    z, y = primals
+    z_dot, y_dot = tangents
+    return _gradient(z, y), prim.sigmoid_derivative(z) * z_dot - y_dot
 
 
 def logistic_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
@@ -56,20 +57,6 @@ def loss_gradient(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     """
     z = prim.float_input(logits)
     return _gradient(z, jnp.asarray(labels).astype(z.dtype))
-
-
-@jax.custom_jvp
-@jax.jit
-def _gradient(z: jax.Array, y: jax.Array) -> jax.Array:
-    z, y = jnp.broadcast_arrays(z, y)
-    return _loss_gradient(z, y)
-
-
-@_gradient.defjvp
-def _gradient_jvp(primals, tangents):
-    z, y = primals
-    z_dot, y_dot = tangents
-    return _gradient(z, y), prim.sigmoid_derivative(z) * z_dot - y_dot
 
 
 def per_feature(l2: ArrayLike, w: jax.Array) -> jax.Array:

@@ -48,12 +48,13 @@ def predict_proba(params: Params, X: ArrayLike) -> jax.Array:
 
 
 def predict(params: Params, X: ArrayLike, threshold: ArrayLike = 0.5) -> jax.Array:
-    """Class ``1`` where the probability exceeds ``threshold`` (traced), else ``0``; int32.
+    """Class ``1`` where the probability exceeds ``threshold`` (in [0, 1], traced), else ``0``;
+    int32.
 
     >>> import jax.numpy as jnp, jaxsig
     >>> params = jaxsig.Params(jnp.array([2.0]), jnp.array(-1.0))
     >>> jaxsig.predict(params, [[0.0], [1.0]])
     Array([0, 1], dtype=int32)
     """
-    check.check_hyperparameter("threshold", threshold)
+    check.check_hyperparameter("threshold", threshold, at_most=1)
     return (_finite_checked(params, X, probability=True) > threshold).astype(jnp.int32)

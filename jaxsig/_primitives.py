@@ -32,14 +32,16 @@ def float_input(x: ArrayLike) -> jax.Array:
 
 
 def exact(widened: Callable[..., jax.Array], pairs: Callable[..., jax.Array]):
-    """One function of same-dtype arguments, evaluated as the dtype and backend allow; NaN in
-    any argument gives NaN (float64 arithmetic propagates it; double words are told to)."""
+    """One element-wise function of same-dtype arguments (broadcast together), evaluated as the
+    dtype and backend allow; NaN in any argument gives NaN (float64 arithmetic propagates it;
+    double words are told to)."""
 
     def in_pairs(*args: jax.Array) -> jax.Array:
         nan = functools.reduce(jnp.logical_or, [jnp.isnan(a) for a in args])
         return jnp.where(nan, jnp.nan, pairs(*args))
 
     def evaluate(*args: jax.Array) -> jax.Array:
+        args = jnp.broadcast_arrays(*args)
         if args[0].dtype == _F64:
             return in_pairs(*args)
         return lax.platform_dependent(*args, tpu=in_pairs, default=widened)

@@ -220,13 +220,28 @@ def check_params(params: Params, X: jax.Array, y: jax.Array | None = None) -> No
         raise ValueError(
             f"params.b must have shape {expected_b} for w {w}, got {jnp.shape(params.b)}"
         )
+    for field, value in params._asdict().items():
+        if not is_concrete(value):
+            continue
+        count, first = _count_nonfinite(value)
+        if count:
+            where = f" (first at index {first})" if first else ""
+            raise ValueError(
+                f"params.{field} holds {count} NaN or infinite value(s){where}; "
+                "params must be finite"
+            )
 
 
 def check_hyperparameter(
-    name: str, value: ArrayLike, *, positive: bool = False, shapes: tuple = ((),)
+    name: str,
+    value: ArrayLike,
+    *,
+    positive: bool = False,
+    at_most: float | None = None,
+    shapes: tuple = ((),),
 ) -> None:
-    """A hyperparameter must be finite and non-negative (positive if asked), of one of
-    ``shapes`` (a scalar unless told otherwise)."""
+    """A hyperparameter must be finite and non-negative (positive if asked; at most
+    ``at_most`` if given), of one of ``shapes`` (a scalar unless told otherwise)."""
     if jnp.shape(value) not in shapes:
         allowed = " or ".join("a scalar" if s == () else f"shape {s}" for s in shapes)
         raise ValueError(f"{name} must be {allowed}, got shape {jnp.shape(value)}")
@@ -235,8 +250,12 @@ def check_hyperparameter(
     with jax.ensure_compile_time_eval():
         v = _host(value).astype(np.float64)
     bad = ~np.isfinite(v) | (v < 0) | ((v == 0) if positive else False)
+    if at_most is not None:
+        bad = bad | (v > at_most)
     if bad.any():
         bound = "> 0" if positive else ">= 0"
+        if at_most is not None:
+            bound = f"in {'(' if positive else '['}0, {at_most:g}]"
         shown = v.item() if v.ndim == 0 else f"{v[np.argmax(bad)]} at index {int(np.argmax(bad))}"
         raise ValueError(f"{name} must be finite and {bound}, got {shown}")
 

@@ -88,6 +88,32 @@ def test_predict_checks_features_and_values():
     assert jaxsig.decision_function(params, [[1, 2]]).shape == (1,)
 
 
+@pytest.mark.parametrize("field", ["w", "b"])
+def test_non_finite_params_are_refused_naming_params(field):
+    params = jaxsig.Params(jnp.array([0.5, -1.0]), jnp.array(0.25))
+    params = params._replace(**{field: getattr(params, field) * jnp.nan})
+    message = rf"params\.{field} holds \d+ NaN or infinite value\(s\)"
+    for predict in (jaxsig.predict_proba, jaxsig.predict, jaxsig.decision_function):
+        with pytest.raises(ValueError, match=message):
+            predict(params, np.ones((3, 2)))
+    before = _driver.run._cache_size()
+    with pytest.raises(ValueError, match=message):
+        jaxsig.fit(X, Y, params=params)
+    assert _driver.run._cache_size() == before
+
+
+@pytest.mark.parametrize("threshold", [1.5, -0.1, np.nan])
+def test_thresholds_outside_the_unit_interval_are_refused(threshold):
+    with pytest.raises(ValueError, match=r"threshold must be finite and in \[0, 1\]"):
+        jaxsig.predict(jaxsig.init(2), np.ones((3, 2)), threshold=threshold)
+
+
+def test_thresholds_at_the_ends_are_taken():
+    X_ = np.ones((3, 2))
+    np.testing.assert_array_equal(jaxsig.predict(jaxsig.init(2), X_, threshold=1.0), 0)
+    np.testing.assert_array_equal(jaxsig.predict(jaxsig.init(2), X_, threshold=0.0), 1)
+
+
 def test_inside_jit_only_shapes_are_checked():
     @jax.jit
     def fitted_weights(X, y):
