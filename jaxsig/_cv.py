@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxsig import _fit, _folds, _sweep
+from jaxsig import _fit, _folds, _setup, _sweep
 from jaxsig import _validate as check
 
 HIGHER_IS_BETTER = {"log_loss": False, "accuracy": True}
@@ -49,7 +49,7 @@ def cross_validate(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    key: jax.Array,
+    key: jax.Array | int | None = None,
     n_folds: int = 5,
     stratified: bool = True,
     scoring: Literal["log_loss", "accuracy"] = "log_loss",
@@ -58,7 +58,8 @@ def cross_validate(
 ) -> CrossValidation:
     """k-fold cross-validation of every hyperparameter point in one compiled sweep.
 
-    Folds come from ``key`` (`stratified_kfold` by default, else `kfold`); ``sweep_options`` are
+    Folds come from ``key`` (as `fit` takes it: a typed or legacy key, an int seed, or None for
+    seed 0; `stratified_kfold` by default, else `kfold`); ``sweep_options`` are
     `sweep`'s (``solver``, ``l2``, ``learning_rate``, ``grid``, ``mesh``, ...). The best point
     minimises the mean held-out log-loss (or maximises accuracy) and is refitted on all rows.
 
@@ -82,6 +83,7 @@ def cross_validate(
         labels = np.asarray(y)
     if labels.ndim != 1:
         raise ValueError(f"cross_validate needs one label column, got shape {labels.shape}")
+    key = _setup.as_key(key)
     if stratified:
         folds = _folds.stratified_kfold(key, labels, n_folds)
     else:

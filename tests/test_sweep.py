@@ -42,6 +42,15 @@ SWEEPS = {
 }
 
 
+@pytest.mark.parametrize("key", [None, 0, 3])
+def test_cross_validate_takes_the_keys_fit_takes(key):
+    X, y = data(np.float64 if jax.config.jax_enable_x64 else np.float32, n=60, d=3)
+    options = dict(n_folds=3, solver="newton", l2=[1e-2, 1.0], tol=1e-5)
+    cv = jaxsig.cross_validate(X, y, key=key, **options)
+    typed = jaxsig.cross_validate(X, y, key=jax.random.key(0 if key is None else key), **options)
+    np.testing.assert_array_equal(cv.mean["log_loss"], typed.mean["log_loss"])
+
+
 @dtype_param(FULL_DTYPES)
 @pytest.mark.parametrize("name", SWEEPS)
 def test_sweep_equals_a_loop_of_fits(name, dtype):
