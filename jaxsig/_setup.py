@@ -142,6 +142,7 @@ def prepare(X, y, sample_weight, class_weight, fit_intercept, params) -> Setup:
         params = init(X.shape[1], None if y.ndim == 1 else y.shape[1], dtype=X.dtype)
     check.check_params(params, X, y)
     work = jnp.promote_types(X.dtype, jnp.float32)
+    check.check_flag("fit_intercept", fit_intercept)
     intercept = jnp.asarray(fit_intercept, work)
     params = jax.tree.map(lambda a: jnp.asarray(a, work), params)
     params = params._replace(b=params.b * intercept)

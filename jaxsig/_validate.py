@@ -63,10 +63,22 @@ def _count_nonfinite(x) -> tuple[int, tuple[int, ...] | None]:
     return count, first
 
 
-def _check_finite(name: str, x) -> None:
+def _check_finite(name: str, x, given=None) -> None:
+    """``x`` must be finite; ``given``, the host array it was converted from, tells an overflow
+    of the conversion (a finite 1e300 in float32) from a NaN or infinity the user passed."""
     if not is_concrete(x):
         return
     count, first = _count_nonfinite(x)
+    if count and given is not None and np.ndim(given) == 2:
+        overflowed = ~np.isfinite(_host(x)) & np.isfinite(np.asarray(given, np.float64))
+        if overflowed.any():
+            columns = sorted({int(c) for c in np.nonzero(overflowed)[1]})
+            largest = float(np.max(np.abs(np.asarray(given, np.float64)[overflowed])))
+            raise ValueError(
+                f"{name} column(s) {columns} hold values up to {largest:.3g}, beyond "
+                f"{x.dtype}'s largest ({float(jnp.finfo(x.dtype).max):.3g}): scale those "
+                "columns (standardise them) or compute in float64 (JAX_ENABLE_X64=1)"
+            )
     if count:
         raise ValueError(
             f"{name} contains {count} NaN or infinite value(s) (first at index {first}); "
@@ -106,7 +118,23 @@ def _check_numeric(name: str, x) -> None:
     if is_concrete(x) and not isinstance(x, jax.Array):
         x = _host(x)
         if x.dtype == object or not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
-            raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
+            shown = repr(x.item()) if x.ndim == 0 else f"dtype {x.dtype}"
+            raise ValueError(f"{name} must be numeric, got {shown}")
+
+
+def check_flag(name: str, value) -> None:
+    """A switch given as True or False (or 0 and 1, traced or not)."""
+    try:
+        _check_numeric(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be True or False, got {value!r}") from None
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"{name} must be True or False, got shape {jnp.shape(value)}")
+    if is_concrete(value):
+        with jax.ensure_compile_time_eval():
+            v = _host(value)
+        if v.item() not in (0, 1):
+            raise ValueError(f"{name} must be True or False, got {v.item()!r}")
 
 
 def as_features(X: ArrayLike, name: str = "X", *, finite: bool = True) -> jax.Array:
@@ -114,7 +142,8 @@ def as_features(X: ArrayLike, name: str = "X", *, finite: bool = True) -> jax.Ar
 
     ``finite=False`` leaves the finiteness check, a pass over ``X``, to `check_finite_after`."""
     _check_numeric(name, X)
-    with concrete_scope(X):
+    given = X if isinstance(X, np.ndarray | list) else None
+    with concrete_scope(X), np.errstate(over="ignore"):  # an overflow is reported below
         X = jnp.asarray(X)
         if jnp.issubdtype(X.dtype, jnp.complexfloating):
             raise ValueError(f"{name} must be real, got dtype {X.dtype}")
@@ -128,7 +157,7 @@ def as_features(X: ArrayLike, name: str = "X", *, finite: bool = True) -> jax.Ar
             X = X.astype(jnp.result_type(float))
     _check_sharding(name, X)
     if finite:
-        _check_finite(name, X)
+        _check_finite(name, X, given)
     return X
 
 
@@ -242,6 +271,7 @@ def check_hyperparameter(
 ) -> None:
     """A hyperparameter must be finite and non-negative (positive if asked; at most
     ``at_most`` if given), of one of ``shapes`` (a scalar unless told otherwise)."""
+    _check_numeric(name, value)
     if jnp.shape(value) not in shapes:
         allowed = " or ".join("a scalar" if s == () else f"shape {s}" for s in shapes)
         raise ValueError(f"{name} must be {allowed}, got shape {jnp.shape(value)}")

@@ -114,6 +114,34 @@ def test_thresholds_at_the_ends_are_taken():
     np.testing.assert_array_equal(jaxsig.predict(jaxsig.init(2), X_, threshold=0.0), 1)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (dict(l2="abc"), r"l2 must be numeric, got 'abc'"),
+        (dict(learning_rate="x"), r"learning_rate must be numeric, got 'x'"),
+        (dict(fit_intercept="no"), r"fit_intercept must be True or False, got 'no'"),
+        (dict(fit_intercept=2), r"fit_intercept must be True or False, got 2"),
+        (dict(epochs=10**12), r"epochs must be at most 2147483647"),
+        (dict(y=np.array(["a", "b", "a", "b"])), r"y must be numeric, got dtype <U1"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_named(overrides, message):
+    arguments = dict(X=X, y=Y) | overrides
+    before = _driver.run._cache_size()
+    with pytest.raises(ValueError, match=message):
+        jaxsig.fit(arguments.pop("X"), arguments.pop("y"), **arguments)
+    assert _driver.run._cache_size() == before
+
+
+@pytest.mark.skipif(jax.config.jax_enable_x64, reason="1e300 is finite in float64")
+def test_a_finite_value_that_overflows_float32_is_named_as_such():
+    big = np.c_[X, np.full(len(X), 1e300)]
+    with pytest.raises(ValueError, match=r"X column\(s\) \[2\] hold values up to 1e\+300, beyond"):
+        jaxsig.fit(big, Y)
+    with pytest.raises(ValueError, match=r"X contains 1 NaN or infinite"):
+        jaxsig.fit(with_nan(np.array(X), (1, 1)), Y)
+
+
 def test_inside_jit_only_shapes_are_checked():
     @jax.jit
     def fitted_weights(X, y):
