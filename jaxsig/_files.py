@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,15 @@ def _new_file_mode(path: str) -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def _naming(error: OSError, path: str) -> OSError:
+    """The same error about the destination the caller gave, not our temporary file."""
+    if isinstance(error, IsADirectoryError) or os.path.isdir(path):
+        return IsADirectoryError(errno.EISDIR, "is a folder, not a file", path)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return FileNotFoundError(errno.ENOENT, "no such folder", os.path.dirname(path) or ".")
+    return type(error)(error.errno, error.strerror, path)
 
 
 @contextlib.contextmanager
@@ -43,7 +53,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
     path = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(path))
     suffix = os.path.splitext(name)[1]
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp-", suffix=suffix, dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp-", suffix=suffix, dir=folder)
+    except OSError as error:
+        raise _naming(error, path) from None
     os.close(fd)
     try:
         yield tmp
@@ -54,7 +67,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
             os.close(fd)
         os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        if isinstance(error, OSError) and tmp in (error.filename, error.filename2):
+            raise _naming(error, path) from None
         raise

@@ -70,6 +70,19 @@ def write(path: str | os.PathLike[str], arrays: dict, metadata: dict) -> None:
         np.savez(f, allow_pickle=False, **stored)
 
 
+# Every .npz (a zip archive) starts with a local file header.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _reason(error: Exception) -> str:
+    """NumPy's message, unless it is about pickles: its advice to allow them is never passed on."""
+    return (
+        "it holds pickled objects, which jaxsig never loads"
+        if "pickle" in str(error)
+        else str(error)
+    )
+
+
 def read(path: str, what: str = "model") -> dict[str, np.ndarray]:
     """Every array of a jaxsig ``.npz`` (a ``what`` file), read without pickles."""
     try:
@@ -79,11 +92,16 @@ def read(path: str, what: str = "model") -> dict[str, np.ndarray]:
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
     with f:
+        head = f.read(len(_ZIP_MAGIC))
+        f.seek(0)
+        if head != _ZIP_MAGIC:  # a CSV, a pickle, ...: no reader of ours or NumPy's goes further
+            kind = "one .npy array, not an .npz" if head == b"\x93NUM" else "not an .npz archive"
+            raise ModelFileError(f"{path}: not a jaxsig {what} file ({kind})")
         try:
             stored = np.load(f, allow_pickle=False)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise ModelFileError(
-                f"{path}: not a jaxsig {what} file (not an .npz archive: {e})"
+                f"{path}: not a jaxsig {what} file (unreadable .npz archive: {_reason(e)})"
             ) from None
         if not isinstance(stored, np.lib.npyio.NpzFile):
             raise ModelFileError(f"{path}: not a jaxsig {what} file (one .npy array, not an .npz)")
@@ -93,4 +111,6 @@ def read(path: str, what: str = "model") -> dict[str, np.ndarray]:
         try:
             return {name: stored[name] for name in stored.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            raise ModelFileError(f"{path}: corrupt or truncated {what} file: {e}") from None
+            raise ModelFileError(
+                f"{path}: corrupt or truncated {what} file: {_reason(e)}"
+            ) from None

@@ -18,10 +18,30 @@ _FORMATS = "CSV (.csv, header row), LIBSVM/svmlight (.svm, .libsvm, .svmlight, .
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and exit status 2, as argparse's)."""
+    """argparse, but a usage error is one line starting ``jaxsig: error:`` like every other
+    error (exit status 2, as argparse's)."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"jaxsig: error: {message} (see '{self.prog} --help')\n")
+
+
+# The longest loop a compiled fit runs (its epoch counter is an int32).
+MAX_EPOCHS = 2**31 - 1
+
+
+def _count(limit: int):
+    """An argparse type: an integer from 1 to ``limit``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be from 1 to {limit}, got {value}")
+        return value
+
+    return parse
 
 
 def _command(commands, name: str, summary: str, description: str, examples: str):
@@ -54,7 +74,7 @@ def _solver_options(parser: argparse.ArgumentParser, *, l1: bool) -> None:
     )
     group.add_argument(
         "--epochs",
-        type=int,
+        type=_count(MAX_EPOCHS),
         metavar="N",
         help="most epochs (default per solver: newton 100, lbfgs 1000, fista 5000, gd 1000, "
         "sgd 100)",
@@ -70,7 +90,10 @@ def _solver_options(parser: argparse.ArgumentParser, *, l1: bool) -> None:
         "--lr", type=float, metavar="LR", help="learning rate of gd and sgd (default 0.01)"
     )
     group.add_argument(
-        "--batch-size", type=int, metavar="B", help="rows per mini-batch of sgd (default 32)"
+        "--batch-size",
+        type=_count(MAX_EPOCHS),
+        metavar="B",
+        help="rows per mini-batch of sgd (default 32)",
     )
 
 

@@ -291,6 +291,17 @@ def bad_inputs(folder, model, train_csv):
             "test-size",
         ),
         ("argparse", ["fit", train_csv, "--solver", "adam", "-o", out], "invalid choice"),
+        ("epochs 0", ["fit", train_csv, "-t", "label", "--epochs", "0", "-o", out], "from 1 to"),
+        (
+            "epochs huge",
+            ["fit", train_csv, "-t", "label", "--epochs", "1000000000000", "-o", out],
+            "must be from 1 to 2147483647",
+        ),
+        (
+            "batch 0",
+            ["fit", train_csv, "-t", "label", "--solver", "sgd", "--batch-size", "0", "-o", out],
+            "--batch-size: must be from 1",
+        ),
     ]
 
 
@@ -306,7 +317,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_outputs_alone(fitted, folder, t
         out, err = capsys.readouterr()
         assert status == 2, name
         assert out == "", name
-        assert err.count("\n") == 1 and err.startswith("jaxsig"), (name, err)
+        assert err.count("\n") == 1 and err.startswith("jaxsig: error: "), (name, err)
         assert ": error: " in err and problem in err, (name, err)
         assert (folder / "out").read_bytes() == b"old content", name
         assert not [f for f in os.listdir(folder) if ".tmp-" in f], name  # no temporary left

@@ -94,6 +94,23 @@ def test_mode_is_what_open_would_give_not_mkstemps_0600(tmp_path):
     assert stat.S_IMODE(kept.stat().st_mode) == 0o640
 
 
-def test_missing_folder_is_an_os_error(tmp_path):
-    with pytest.raises(FileNotFoundError), atomic_path(tmp_path / "nope" / "f.txt"):
+def test_errors_name_the_destination_not_the_temporary_file(tmp_path, monkeypatch):
+    missing = tmp_path / "nope" / "f.txt"
+    with pytest.raises(FileNotFoundError, match="no such folder") as error, atomic_path(missing):
         pass
+    assert error.value.filename == str(tmp_path / "nope")
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    refusal = pytest.raises(IsADirectoryError, match="is a folder, not a file")
+    with refusal as error, atomic_path(folder) as tmp:
+        write(tmp, b"new")
+    assert error.value.filename == str(folder) and os.listdir(tmp_path) == ["a_folder"]
+
+    def denied(*args, dir, prefix, suffix):  # what a read-only folder gives (root ignores modes)
+        raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "x" + suffix))
+
+    monkeypatch.setattr("tempfile.mkstemp", denied)
+    target = tmp_path / "out.npz"
+    with pytest.raises(PermissionError) as error, atomic_path(target):
+        pass
+    assert error.value.filename == str(target) and ".tmp-" not in str(error.value)

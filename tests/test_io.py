@@ -233,6 +233,9 @@ def test_refuses_a_missing_file_and_random_bytes(tmp_path):
     refused(path, "not a jaxsig model file")
     np.save(tmp_path / "one.npy", np.ones(3))
     refused(tmp_path / "one.npy", r"one \.npy array")
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b\n1,2\n")
+    refused(csv, r"data\.csv: not a jaxsig model file \(not an \.npz archive\)$")
 
 
 def test_refuses_a_plain_npz_without_the_marker(tmp_path):
@@ -335,7 +338,10 @@ def test_refuses_pickled_metadata(tmp_path):
     arrays = arrays_of(model(), tmp_path)
     arrays["jaxsig_metadata"] = np.array({"jaxsig_format": 1}, dtype=object)
     np.savez(path, **arrays)
-    refused(path, "corrupt or truncated.*allow_pickle=False")
+    refused(path, "corrupt or truncated model file: it holds pickled objects, which jaxsig never")
+    with pytest.raises(io.ModelFileError) as refusal:
+        io.load(path)
+    assert "allow_pickle" not in str(refusal.value)
 
 
 # -- saving -----------------------------------------------------------------------------------
