@@ -165,8 +165,19 @@ def training_data(args: argparse.Namespace) -> data.Dataset:
     return dataset
 
 
-def _report(model: io.SavedModel, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    return metrics.report(y, io.predict_proba(model, X), threshold=model.threshold)
+def _report(
+    model: io.SavedModel, X: np.ndarray, y: np.ndarray, proba: np.ndarray | None = None
+) -> dict[str, float]:
+    """The metrics of the model's probabilities on ``y``; a warning where one is undefined."""
+    proba = io.predict_proba(model, X) if proba is None else proba
+    classes = np.unique(np.asarray(y) > 0.5)
+    if classes.size < 2:
+        warnings.warn(
+            f"roc_auc is undefined (nan): every label is {int(classes[0])}, and it needs both "
+            "classes",
+            stacklevel=2,
+        )
+    return metrics.report(y, proba, threshold=model.threshold)
 
 
 def fit(args: argparse.Namespace) -> Outcome:
@@ -312,7 +323,7 @@ def evaluate(args: argparse.Namespace) -> Outcome:
     model = io.load(args.model)
     X, y = model_data(model, args.data, labels=True)
     proba = io.predict_proba(model, X)
-    report = metrics.report(y, proba, threshold=model.threshold)
+    report = _report(model, X, y, proba)
     written = []
     if args.plots:
         os.makedirs(args.plots, exist_ok=True)

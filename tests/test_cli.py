@@ -112,6 +112,15 @@ def test_fit_prints_a_table_and_quiet_prints_nothing(folder, train_csv, capsys):
     assert os.path.getsize(folder / "b.npz") > 0
 
 
+def test_evaluate_on_one_class_says_roc_auc_is_undefined(fitted, folder, capsys):
+    rows = [[*r[:3], "yes"] for r in synthetic_rows(30, seed=2)]
+    one_class = write_csv(folder / "one_class.csv", HEADER, rows)
+    capsys.readouterr()
+    assert cli.main(["evaluate", fitted[0], str(one_class)]) == 0
+    err = capsys.readouterr().err
+    assert "jaxsig: warning: roc_auc is undefined (nan): every label is 1" in err
+
+
 def test_predict_and_evaluate_equal_the_library(fitted, folder, capsys):
     model_path, _ = fitted
     model = io.load(model_path)
