@@ -11,6 +11,7 @@ from jaxsig import io as io
 from jaxsig import metrics as metrics
 from jaxsig._cv import CrossValidation as CrossValidation
 from jaxsig._cv import cross_validate as cross_validate
+from jaxsig._degenerate import DegenerateDataWarning as DegenerateDataWarning
 from jaxsig._derivatives import GradientCheck as GradientCheck
 from jaxsig._derivatives import check_gradients as check_gradients
 from jaxsig._derivatives import gradient as gradient
@@ -54,6 +55,7 @@ __all__ = [
     "Best",
     "ConvergenceWarning",
     "CrossValidation",
+    "DegenerateDataWarning",
     "FitResult",
     "FitState",
     "GradientCheck",

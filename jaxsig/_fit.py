@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxsig import _checkpoints, _progress
+from jaxsig import _checkpoints, _degenerate, _progress
 from jaxsig import _setup as setup_
 from jaxsig import _validate as check
 from jaxsig._model import Params
@@ -239,6 +239,7 @@ def fit(
         if derivatives == "optimum":
             fitted = _implicit.optimum(fitted, problem)
     fitted = Params(fitted.w, fitted.b * setup.intercept)
+    _degenerate.warn_if_degenerate(setup.X, setup.y, setup.v, fitted, l2, setup.intercept)
     fitted = jax.tree.map(lambda a: a.astype(setup.dtype), fitted)
     return FitResult(
         fitted,
