@@ -1,9 +1,10 @@
 """Degenerate data, diagnosed after a fit: features whose weights no data determine, features so
 large that the curvature overflows, and classes that a hyperplane separates.
 
-Without an L2 penalty each makes the objective's minimiser not unique or not finite. The solvers
-still return finite parameters (Newton damps a singular Hessian); this says why the weights are
-what they are, once per cause, with `DegenerateDataWarning`, on concrete data only.
+Without an L2 penalty each makes the objective's minimiser not unique or not finite, and Newton's
+Hessian singular. Newton damps it and returns finite parameters; this says, after a Newton fit,
+why the weights are what they are, once per cause, with `DegenerateDataWarning`, on concrete data
+only. (First-order solvers started at zero stay finite and even on such data without a word.)
 """
 
 from __future__ import annotations

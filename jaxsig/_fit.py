@@ -239,7 +239,8 @@ def fit(
         if derivatives == "optimum":
             fitted = _implicit.optimum(fitted, problem)
     fitted = Params(fitted.w, fitted.b * setup.intercept)
-    _degenerate.warn_if_degenerate(setup.X, setup.y, setup.v, fitted, l2, setup.intercept)
+    if solver == "newton":  # the solver whose Hessian the degeneracy makes singular
+        _degenerate.warn_if_degenerate(setup.X, setup.y, setup.v, fitted, l2, setup.intercept)
     fitted = jax.tree.map(lambda a: a.astype(setup.dtype), fitted)
     return FitResult(
         fitted,

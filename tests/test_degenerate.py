@@ -84,7 +84,7 @@ def test_singular_designs_give_the_optimum_and_name_the_columns(case, columns, w
 
 def test_a_feature_near_1e30_gives_finite_weights_and_says_to_scale():
     X, y, rng = data()
-    huge = 1e30 if DTYPE == np.float32 else 1e160  # its square overflows the dtype
+    huge = 1e30 if np.float32 == DTYPE else 1e160  # its square overflows the dtype
     full = np.c_[X, huge * rng.normal(size=len(X))]
     result, degenerate = fitted(full, y, l2=0.0, tol=TOL, epochs=20)
     assert np.all(np.isfinite(np.asarray(result.params.w)))
