@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 os.environ["JAXSIG_COMPILATION_CACHE"] = "0"  # measure real compilations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import interleaved
 
 import jaxsig
 
@@ -37,22 +37,6 @@ def synthetic(n: int, d: int, dtype=np.float32, seed: int = 0, columns: int | No
     logits = X @ rng.normal(size=(d, k)).astype(dtype) / np.sqrt(d) + 0.2
     y = (rng.uniform(size=(n, k)) < 1 / (1 + np.exp(-logits))).astype(dtype)
     return jnp.asarray(X), jnp.asarray(y[:, 0] if columns is None else y)
-
-
-def interleaved(calls: dict, repeats: int) -> tuple[dict, dict]:
-    """First-call seconds and medians of steady calls, the calls alternating in each round."""
-    first = {}
-    for name, call in calls.items():
-        start = time.perf_counter()
-        jax.block_until_ready(call())
-        first[name] = time.perf_counter() - start
-    times = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            jax.block_until_ready(call())
-            times[name].append(time.perf_counter() - start)
-    return first, {name: float(np.median(t)) for name, t in times.items()}
 
 
 SOLVERS = {

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -31,6 +30,7 @@ import ml_dtypes
 import numpy as np
 import optax
 import scipy.special
+from _timing import interleaved
 
 import jaxsig
 from jaxsig import _primitives
@@ -90,15 +90,7 @@ def inputs(size: int, dtype, with_labels: bool, hard: bool | None):
 
 
 def median_times(calls: dict, repeats: int) -> dict[str, float]:
-    for call in calls.values():
-        jax.block_until_ready(call())  # compile, and warm up
-    times = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            jax.block_until_ready(call())
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
+    return interleaved(calls, repeats)[1]
 
 
 def timing_row(name: str, dtype, size: int, repeats: int) -> dict:
