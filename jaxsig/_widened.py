@@ -33,6 +33,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxsig import _doubleword as dw
+
 _F32 = jnp.dtype(jnp.float32)
 _F64 = jnp.dtype(jnp.float64)
 
@@ -75,9 +77,6 @@ def _widened(fn):
 _X_MAX = 110.0
 # Cody-Waite split of ln 2 (fdlibm's): k * _LN2_HI is exact for |k| < 2**20.
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
-# 1.5 * 2**52: adding it to an integer-valued k below 2**51 puts k in the low mantissa bits.
-_SHIFTER = 1.5 * 2.0**52
-_SHIFTER_BITS = 0x4338000000000000
 # Taylor terms of exp(v) on |v| <= ln(2)/2: the first omitted one is below 2**-46 relative.
 _EXP_DEGREE = 11
 # Terms 1/(2j + 1) of atanh(f) / f on |f| <= 1/5: the first omitted one is below 2**-45.
@@ -88,46 +87,28 @@ def _exp(u: jax.Array) -> jax.Array:
     """``exp(u)`` for ``|u| <= _X_MAX`` to about ``2**-46``: ``2**k exp(v)``, ``v = u - k ln 2``.
 
     Cheaper than XLA's float64 ``exp``: no special cases, and ``2**k`` comes from ``k``'s bits
-    (a float-to-int64 conversion has no vector instruction on AVX2).
+    (`_doubleword.pow2`).
     """
     k = jnp.round(u * (1 / math.log(2)))
     v = (u - k * _LN2_HI) - k * _LN2_LO
     p = jnp.full_like(v, 1 / math.factorial(_EXP_DEGREE))
     for j in range(_EXP_DEGREE - 1, -1, -1):
         p = p * v + 1 / math.factorial(j)
-    biased = lax.bitcast_convert_type(k + _SHIFTER, jnp.int64) - (_SHIFTER_BITS - 1023)
-    return p * lax.bitcast_convert_type(biased << 52, _F64)
+    return p * dw.pow2(k, _F64)
 
 
 def _exp_neg_abs(x: jax.Array) -> jax.Array:
     return _exp(-jnp.minimum(jnp.abs(x), _X_MAX))
 
 
-def _reciprocal(d: jax.Array) -> jax.Array:
-    """``1 / d`` for ``d`` in ``[0.875, 1.25]`` to about ``2**-52``, from multiplies and adds.
-
-    A linear seed (relative error below ``2**-4``) and four Newton steps, each squaring the
-    error. Unlike a division, which XLA:CPU will not recompute, its result can feed several
-    operations inside one fused loop instead of being written out and read back.
-    """
-    r = 1.9 - 0.85 * d
-    for _ in range(4):
-        r = r * (2 - d * r)
-    return r
-
-
 def _log1p(t: jax.Array) -> jax.Array:
     """``log1p(t)`` for ``t`` in ``[0, 1]``: ``2 atanh(f)``, ``f = t / (2 + t)`` below 1/2, else
     ``ln 2 + 2 atanh(f)``, ``f = (t - 1) / (t + 3)`` (``t - 1`` exact); ``|f| <= 1/5``. The
-    denominator, scaled by an exact 1/2 or 1/4 into ``[0.875, 1.25]``, is inverted by `_reciprocal`.
+    denominator is inverted by `_doubleword.reciprocal`, which XLA fuses where a division's
+    result, used twice here, would be written out.
     """
     near_one = t >= 0.5
-    scale = jnp.where(near_one, 0.25, 0.5)
-    f = (
-        jnp.where(near_one, t - 1, t)
-        * scale
-        * _reciprocal(jnp.where(near_one, t + 3, t + 2) * scale)
-    )
+    f = jnp.where(near_one, t - 1, t) * dw.reciprocal(jnp.where(near_one, t + 3, t + 2))
     f2 = f * f
     p = jnp.full_like(f, 1 / (2 * _ATANH_TERMS - 1))
     for j in range(_ATANH_TERMS - 2, -1, -1):
