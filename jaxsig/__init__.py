@@ -25,6 +25,7 @@ from jaxsig._folds import kfold as kfold
 from jaxsig._folds import stratified_kfold as stratified_kfold
 from jaxsig._influence import held_out_loss as held_out_loss
 from jaxsig._influence import influence as influence
+from jaxsig._influence import leave_one_out as leave_one_out
 from jaxsig._loss import logistic_loss as logistic_loss
 from jaxsig._loss import loss_gradient as loss_gradient
 from jaxsig._loss import objective as objective
@@ -73,6 +74,7 @@ __all__ = [
     "influence",
     "init",
     "kfold",
+    "leave_one_out",
     "log_sigmoid",
     "logistic_loss",
     "logit",

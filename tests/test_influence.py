@@ -96,6 +96,125 @@ def test_leave_one_out_refits_of_the_most_influential_rows():
         np.testing.assert_allclose(-influence[i], change, rtol=1e-3)
 
 
+def sklearn_change(X, y, X_eval, y_eval, l2, row):
+    """The held-out loss after refitting without ``row``, minus before: scikit-learn's
+    newton-cholesky in float64 (C = 1 / (l2 * rows))."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, X_eval, y_eval = (np.asarray(a, np.float64) for a in (X, y, X_eval, y_eval))
+
+    def held_out(keep):
+        model = LogisticRegression(C=1 / (l2 * keep.sum()), solver="newton-cholesky", tol=1e-13)
+        model.fit(X[keep], y[keep])
+        z = X_eval @ model.coef_[0] + model.intercept_[0]
+        return np.mean(np.logaddexp(0, z) - y_eval * z)
+
+    keep = np.ones(len(y), bool)
+    base = held_out(keep)
+    keep[row] = False
+    return held_out(keep) - base
+
+
+def test_leave_one_out_equals_refits_of_the_most_influential_rows():
+    """On 200 rows the first-order `influence` is 2% to 30% off the leave-one-out change (the
+    leverage is large); `leave_one_out` is the change itself: within 1e-9 of scikit-learn's
+    refits in float64 (its tolerance), 1e-3 in float32 (the change is ~1e-3 of the loss, which
+    float32 holds to ~1e-7, so ~1e-4 relative)."""
+    X, y, X_eval, y_eval = data()
+    params = fitted(X, y, 1e-3)
+    influence = np.asarray(jaxsig.influence(params, X, y, (X_eval, y_eval), l2=1e-3))
+    top = np.argsort(-np.abs(influence))[:20]
+    exact = jaxsig.leave_one_out(params, X, y, (X_eval, y_eval), top, l2=1e-3)
+    reference = [sklearn_change(X, y, X_eval, y_eval, 1e-3, i) for i in top]
+    np.testing.assert_allclose(exact, reference, rtol=1e-9 if X64 else 1e-3)
+    first_order = np.abs(-influence[top] - reference) / np.abs(reference)
+    assert np.max(first_order) > 0.1  # what leave_one_out is for
+
+
+def test_leave_one_out_inside_jit_and_vmap_and_with_weights():
+    X, y, X_eval, y_eval = data(n=60)
+    v = np.random.default_rng(1).uniform(0.5, 2.0, len(y)).astype(DTYPE)
+    params = fitted(X, y, 0.05, v)
+    target = jaxsig.held_out_loss(X_eval, y_eval)
+    rows = np.array([3, 17, -1])
+    plain = jaxsig.leave_one_out(params, X, y, target, rows, l2=0.05, sample_weight=v)
+    for i, row in enumerate(rows):
+        removed = v.copy()
+        removed[row] = 0
+        change = float(target(fitted(X, y, 0.05, removed))) - float(target(params))
+        np.testing.assert_allclose(plain[i], change, rtol=1e-9 if X64 else 2e-3)
+    jitted = jax.jit(
+        lambda r: jaxsig.leave_one_out(
+            params, jnp.asarray(X), y, target, r, l2=0.05, sample_weight=v, batch_size=2
+        )
+    )(jnp.asarray(rows))
+    np.testing.assert_allclose(jitted, plain, rtol=1e-6 if X64 else 1e-3)
+    points = jnp.asarray(X_eval[:2])
+    per_point = jax.vmap(
+        lambda x: jaxsig.leave_one_out(
+            params, X, y, lambda p: jaxsig.logits(p, x[None])[0], rows, l2=0.05, sample_weight=v
+        )
+    )(points)
+    assert per_point.shape == (2, 3) and np.all(np.isfinite(per_point))
+
+
+@pytest.mark.skipif(not X64, reason="finite differences of refits need float64")
+def test_leave_one_out_differentiates_as_its_refits():
+    X, y, X_eval, y_eval = data(n=60)
+    target = jaxsig.held_out_loss(X_eval, y_eval)
+
+    def by_refits(l2):
+        removed = np.ones(len(y))
+        removed[7] = 0
+        return float(target(fitted(X, y, l2, removed))) - float(target(fitted(X, y, l2)))
+
+    params = fitted(X, y, 0.05)
+    slope = jax.grad(
+        lambda l2: jaxsig.leave_one_out(params, X, y, target, np.array([7]), l2=l2)[0]
+    )(0.05)
+    np.testing.assert_allclose(
+        slope, (by_refits(0.05 + 1e-5) - by_refits(0.05 - 1e-5)) / 2e-5, rtol=1e-5
+    )
+
+
+def test_leave_one_out_of_several_outputs_is_each_columns():
+    X, y, X_eval, _ = data(n=80)
+    Y = np.stack([y, (X[:, 0] + X[:, 1] > 0.3).astype(DTYPE)], axis=1)
+    params = jaxsig.fit(X, Y, solver="newton", l2=0.1, tol=TOL, epochs=100).params
+    point = jnp.asarray(X_eval[:1])
+    both = jaxsig.leave_one_out(
+        params,
+        X,
+        Y,
+        lambda p: jaxsig.logits(p, point)[0] @ jnp.array([1.0, 2.0]),
+        np.array([5]),
+        l2=0.1,
+    )
+    single = [
+        jaxsig.leave_one_out(
+            jaxsig.Params(params.w[:, k], params.b[k]),
+            X,
+            Y[:, k],
+            lambda p: jaxsig.logits(p, point)[0],
+            np.array([5]),
+            l2=0.1,
+        )
+        for k in range(2)
+    ]
+    np.testing.assert_allclose(both, single[0] + 2 * single[1], rtol=1e-6 if X64 else 1e-3)
+
+
+def test_leave_one_out_refuses_bad_rows_and_steps():
+    X, y, X_eval, y_eval = data(n=30)
+    params = fitted(X, y, 0.05)
+    with pytest.raises(ValueError, match=r"rows must index the 30 training rows, got 0\.\.30"):
+        jaxsig.leave_one_out(params, X, y, (X_eval, y_eval), np.array([0, 30]), l2=0.05)
+    with pytest.raises(ValueError, match="rows must be a 1-d array of row indices"):
+        jaxsig.leave_one_out(params, X, y, (X_eval, y_eval), np.array([0.5]), l2=0.05)
+    with pytest.raises(ValueError, match="steps must be a positive int, got 0"):
+        jaxsig.leave_one_out(params, X, y, (X_eval, y_eval), np.array([0]), l2=0.05, steps=0)
+
+
 def test_influence_inside_jit_and_vmap():
     X, y, X_eval, y_eval = data()
     params = fitted(X, y, 0.05)
