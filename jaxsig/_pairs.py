@@ -169,10 +169,14 @@ loss = _in_pairs(_loss_pair)
 
 
 def sigmoid_derivative(x: jax.Array) -> jax.Array:
-    """``q (1 - q)`` with ``q = sigmoid(-|x|)`` rounded: ``1 - q`` is at least 1/2, so nothing
-    cancels; about 1.5 ulp from one double-word evaluation."""
-    q = sigmoid(-jnp.abs(x.astype(compute_dtype(x.dtype))))
-    return dw.mul(q, 1 - q).astype(x.dtype)
+    """``e / (1 + e)**2`` with ``e = exp(-|x|)`` (the backend's ``exp``, about an ulp) and
+    ``1 + e = hi + lo`` exact, so ``(1 + e)**2 = hi**2 (1 + 2 lo / hi)`` to first order: within 2.8
+    ulp in float32 and float64, a sixth of the cost of a double-word sigmoid. A derivative needs
+    no correct rounding; nothing cancels, and the tails are those of ``e``."""
+    dtype = x.dtype
+    e = jnp.exp(-jnp.abs(x.astype(compute_dtype(dtype))))
+    hi, lo = dw.fast_two_sum(dw.constant(1.0, e), e)
+    return ((e / dw.mul(hi, hi)) * (1 - 2 * lo / hi)).astype(dtype)
 
 
 def loss_gradient(z: jax.Array, y: jax.Array) -> jax.Array:

@@ -25,7 +25,7 @@ from support import (
 )
 
 import jaxsig
-from jaxsig import _pairs, testing
+from jaxsig import _pairs, _primitives, testing
 
 FUNCTIONS = {"sigmoid": jaxsig.sigmoid, "log_sigmoid": jaxsig.log_sigmoid}
 
@@ -69,6 +69,26 @@ def test_tpu_path_is_correctly_rounded_in_half_precision(name, dtype):
     values = evaluate(jax.jit(TPU_PATH[name]), dtype)
     assert np.nanmax(testing.ulp_error(values, exact(name, dtype), dtype)) <= CORRECTLY_ROUNDED
     assert testing.check_subnormal_range(values, exact(name, dtype), dtype).size == 0
+
+
+@dtype_param(HALF_DTYPES)
+def test_half_precision_tables_build_inside_a_callers_trace(dtype):
+    """A half-precision unary function is a gather from a table of every value, built on first
+    use: here first inside jit(vmap(grad)), with the caches emptied."""
+    _primitives._table.cache_clear()
+    x = jnp.asarray(points(dtype))
+    traced = jax.jit(jax.vmap(jax.grad(lambda v: jaxsig.softplus(v).astype(jnp.float32))))(x)
+    expected = np.asarray(jaxsig.sigmoid(x))
+    assert np.asarray(traced).astype(dtype).tobytes() == expected.tobytes()
+    assert _primitives._table.cache_info().currsize == 2  # log_sigmoid and sigmoid
+
+
+@dtype_param(FULL_DTYPES)
+def test_tpu_path_derivative_ulp_bound(dtype):
+    x = points(dtype)
+    values = np.asarray(jax.jit(_pairs.sigmoid_derivative)(jnp.asarray(x)))
+    reference = support.reference("sigmoid_derivative", x.astype(np.float64))
+    assert np.nanmax(testing.ulp_error(values, reference, dtype)) <= 3
 
 
 @pytest.mark.parametrize("name", TPU_PATH)
