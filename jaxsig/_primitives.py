@@ -4,7 +4,9 @@ float32 and float64, at the cost of the inexact ones.
 One mechanism, `exact`, picks the evaluation per dtype and backend: float64 inputs in
 double-word float64 (``jaxsig._pairs``); float32 and half precisions in float64, rounded once
 (``jaxsig._widened``), except on TPUs, which have no float64 and take float32 double words
-(``jax.lax.platform_dependent`` chooses when the program is lowered). Derivatives are rules of
+(``jax.lax.platform_dependent`` chooses when the program is lowered). A half-precision function
+of one argument is a gather from a table of its 65,536 results, built once from that float64
+evaluation. Derivatives are rules of
 their own (``custom_jvp``) built from the same functions, so every order stays accurate and
 finite. On XLA:CPU, results below the smallest normal number are flushed to zero.
 """
