@@ -9,6 +9,7 @@ from jaxsig import _compilation_cache
 from jaxsig import data as data
 from jaxsig import io as io
 from jaxsig import metrics as metrics
+from jaxsig._convergence import ConvergenceWarning as ConvergenceWarning
 from jaxsig._cv import CrossValidation as CrossValidation
 from jaxsig._cv import cross_validate as cross_validate
 from jaxsig._degenerate import DegenerateDataWarning as DegenerateDataWarning
@@ -18,7 +19,6 @@ from jaxsig._derivatives import gradient as gradient
 from jaxsig._derivatives import hessian as hessian
 from jaxsig._derivatives import value_and_gradient as value_and_gradient
 from jaxsig._distributed import shard_rows as shard_rows
-from jaxsig._fit import ConvergenceWarning as ConvergenceWarning
 from jaxsig._fit import FitResult as FitResult
 from jaxsig._fit import fit as fit
 from jaxsig._folds import kfold as kfold

@@ -369,10 +369,10 @@ def sweep(args: argparse.Namespace) -> Outcome:
     values = cv.points["l2"]
     mean = {name: np.asarray(m) for name, m in cv.mean.items()}
     std = {name: np.asarray(s) for name, s in cv.std.items()}
-    # the stable sort keeps the first of equal points first, as cross_validate's best
-    ranking = np.argsort(
-        -mean[args.scoring] if args.scoring == "accuracy" else mean[args.scoring], kind="stable"
-    )
+    # the stable sort keeps the first of equal points first, as cross_validate's best; points
+    # that diverged come last
+    score = -mean[args.scoring] if args.scoring == "accuracy" else mean[args.scoring]
+    ranking = np.lexsort((score, cv.diverged))
     rows = [
         [str(rank), f"{values[i]:.4g}"]
         + [
@@ -383,6 +383,11 @@ def sweep(args: argparse.Namespace) -> Outcome:
         for rank, i in enumerate(ranking[: args.top], 1)
     ]
     outputs = []
+    if cv.diverged.any():
+        outputs.append(
+            "diverged (stopped early, ranked last): l2 = "
+            + ", ".join(f"{v:.4g}" for v in values[cv.diverged])
+        )
     if args.plot:
         ax = plot.validation_curve(
             values,
@@ -391,6 +396,7 @@ def sweep(args: argparse.Namespace) -> Outcome:
             name="l2",
             metric=args.scoring,
             best=cv.best["l2"],
+            diverged=cv.diverged,
         )
         plot.save(ax, args.plot)
         outputs.append(f"validation curve written to {args.plot}")
@@ -422,6 +428,7 @@ def sweep(args: argparse.Namespace) -> Outcome:
         {
             "l2": float(values[i]),
             **{name: {"mean": float(mean[name][i]), "std": float(std[name][i])} for name in mean},
+            "diverged": bool(cv.diverged[i]),
         }
         for i in range(len(values))
     ]

@@ -23,11 +23,13 @@ class CrossValidation(NamedTuple):
     Attributes:
       points: ``{name: (Q,)}`` hyperparameters, as in `SweepResult` without ``fold``.
       mean, std: ``{metric: (Q,)}`` over the folds' held-out rows (std with ``ddof=0``).
-      best_index: the point with the best mean ``scoring`` (the first one on ties; NaN, from a
-        diverged fit, is the worst).
+      best_index: the point with the best mean ``scoring`` (the first one on ties; a point
+        that diverged in some fold, or whose score is NaN, is the worst).
       best: that point's hyperparameters, as Python floats and ints.
       refit: `fit` on every row at the best point (None with ``refit=False``).
       sweep: the underlying `SweepResult`, Q * k rows, folds fastest.
+      diverged: (Q,) bool, the points whose fit stopped on a non-finite objective or step in
+        some fold (their metrics are those of the last finite parameters; `sweep` warned).
     """
 
     points: dict[str, np.ndarray]
@@ -37,12 +39,14 @@ class CrossValidation(NamedTuple):
     best: dict[str, float | int]
     refit: _fit.FitResult | None
     sweep: _sweep.SweepResult
+    diverged: np.ndarray
 
 
-def best_point(score: np.ndarray, scoring: str) -> int:
-    """The index of the best score, the first on ties; NaN (a diverged fit) is the worst."""
+def best_point(score: np.ndarray, scoring: str, diverged: np.ndarray | None = None) -> int:
+    """The index of the best score, the first on ties; NaN or a diverged point is the worst."""
     loss = -score if HIGHER_IS_BETTER[scoring] else score
-    return int(np.argmin(np.where(np.isnan(loss), np.inf, loss)))
+    worst = np.isnan(loss) if diverged is None else np.isnan(loss) | diverged
+    return int(np.argmin(np.where(worst, np.inf, loss)))
 
 
 def cross_validate(
@@ -100,7 +104,9 @@ def cross_validate(
     dtypes = {k: v.dtype for k, v in result.metrics.items()}
     mean = {k: v.mean(axis=1) for k, v in by_fold.items()}
     std = {k: v.std(axis=1) for k, v in by_fold.items()}
-    best_index = best_point(mean[scoring], scoring)
+    stopped = np.isnan(np.asarray(result.gradient_norm, np.float64))
+    diverged = stopped.reshape(stopped.shape[0] // n_folds, -1).any(axis=1)
+    best_index = best_point(mean[scoring], scoring, diverged)
     points = {k: v[::n_folds] for k, v in result.points.items() if k != "fold"}
     best = {k: v[best_index].item() for k, v in points.items()}
     refitted = None
@@ -120,4 +126,5 @@ def cross_validate(
         best,
         refitted,
         result,
+        diverged,
     )

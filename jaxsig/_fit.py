@@ -15,6 +15,7 @@ from jax.typing import ArrayLike
 from jaxsig import _checkpoints, _degenerate, _progress
 from jaxsig import _setup as setup_
 from jaxsig import _validate as check
+from jaxsig._convergence import ConvergenceWarning, warn_if_diverged
 from jaxsig._model import Params
 from jaxsig._setup import (
     DEFAULT_LEARNING_RATE as DEFAULT_LEARNING_RATE,
@@ -28,10 +29,6 @@ from jaxsig._solvers import _driver, _implicit
 from jaxsig._solvers._base import Problem
 from jaxsig._solvers._driver import FitState
 from jaxsig._solvers.optimizer import Optimizer
-
-
-class ConvergenceWarning(UserWarning):
-    """A tolerance was asked for and not reached within the allowed epochs."""
 
 
 class FitResult(NamedTuple):
@@ -174,7 +171,8 @@ def fit(
 
     Warns:
       ConvergenceWarning: ``tol`` was given and some output neither reached it nor stopped
-        early.
+        early; or an epoch's objective or step was not finite, which stops that output with
+        the last parameters whose objective is finite (``converged`` False, ``residual`` NaN).
 
     Concrete inputs (NumPy arrays, numbers, and JAX arrays, also those a caller's ``jit`` or
     ``vmap`` closes over) are validated; traced arguments only by shape, and a missed
@@ -229,6 +227,8 @@ def fit(
             implicit=derivatives == "optimum",
         )
     _warn_if_missed(run, tol, epochs, solver, watch)
+    columns = [f"output {k}" for k in range(setup.y.shape[1])] if setup.y.ndim == 2 else [""]
+    warn_if_diverged(solver, run.residual, run.iterations, setup.X, columns)
     fitted = run.params
     if watch is None and method.model_params is not None:
         # an optimizer whose model parameters differ from its iterate (schedule-free): they are

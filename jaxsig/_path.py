@@ -12,8 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxsig import _fit, _setup
+from jaxsig import _setup
 from jaxsig import _validate as check
+from jaxsig._convergence import ConvergenceWarning
 from jaxsig._model import Params
 from jaxsig._solvers import _driver, _implicit
 from jaxsig._solvers._base import Problem, Solver
@@ -110,7 +111,7 @@ def path(
         warnings.warn(
             f"{solver} did not reach tol={float(tol):g} in {epochs} iterations at "
             f"{missed.size} l2 value(s), e.g. {missed[0]:g}; raise epochs or loosen tol",
-            _fit.ConvergenceWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     return PathResult(

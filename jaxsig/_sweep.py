@@ -20,6 +20,7 @@ from jax.typing import ArrayLike
 
 from jaxsig import _progress, _setup
 from jaxsig import _validate as check
+from jaxsig._convergence import warn_if_diverged
 from jaxsig._distributed import auto_axes, axis_of
 from jaxsig._model import Params, logits
 from jaxsig._setup import Derivatives, GradientMode, SolverName
@@ -37,7 +38,9 @@ class SweepResult(NamedTuple):
         or JAX arrays for a traced grid.
       params: ``w`` (P, d) and ``b`` (P,).
       history, iterations, converged, gradient_norm, best_epoch, validation_history: as in
-        `FitResult`, with a leading P axis.
+        `FitResult`, with a leading P axis. A point whose objective or step became non-finite
+        stopped there (``converged`` False, ``gradient_norm`` NaN) with its last parameters of
+        finite objective, and `sweep` warns naming it (`ConvergenceWarning`).
       metrics: ``{"log_loss", "accuracy"}`` (P,) on the held-out fold, or on the training rows
         when there are no folds; accuracy at each point's threshold. Weighted by the sample and
         class weights.
@@ -52,6 +55,23 @@ class SweepResult(NamedTuple):
     metrics: dict[str, jax.Array]
     best_epoch: jax.Array | None = None
     validation_history: jax.Array | None = None
+
+
+def _labels(chosen: dict, residual) -> list[str]:
+    """``"point 3 (l2=1e-06, fold 2)"`` for each entry of ``residual`` (points, or points x
+    outputs), naming the hyperparameters that vary; empty for a traced grid (not reported)."""
+    if not check.is_concrete(*chosen.values()):
+        return []
+    varying = [name for name, values in chosen.items() if np.unique(np.asarray(values)).size > 1]
+    labels = []
+    for i in range(next(iter(chosen.values())).shape[0]):
+        named = [
+            f"fold {int(chosen[n][i])}" if n == "fold" else f"{n}={float(chosen[n][i]):g}"
+            for n in varying
+        ]
+        labels.append(f"point {i}" + (f" ({', '.join(named)})" if named else ""))
+    columns = int(np.prod(np.shape(residual)[1:], dtype=int))
+    return [label for label in labels for _ in range(columns)]
 
 
 def _indices(sizes: Mapping[str, int], n_folds: int, grid: bool) -> dict[str, np.ndarray]:
@@ -384,6 +404,7 @@ def sweep(
     else:
         fitted, run, metrics = _run(method, shared, stacked, watch, **options)
     fitted = jax.tree.map(lambda a: a.astype(setup.dtype), fitted)
+    warn_if_diverged(solver, run.residual, run.iterations, setup.X, _labels(chosen, run.residual))
     return SweepResult(
         chosen,
         fitted,

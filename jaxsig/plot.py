@@ -156,19 +156,33 @@ def validation_curve(
     name: str = "l2",
     metric: str = "log_loss",
     best: float | None = None,
+    diverged: ArrayLike | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """A held-out metric against a hyperparameter on a log axis (`CrossValidation`'s ``mean``
-    and ``std``), a band of one standard deviation, and the ``best`` value marked."""
+    and ``std``), a band of one standard deviation, the ``best`` value marked, and the points
+    that ``diverged`` (`CrossValidation.diverged`, a (Q,) mask) drawn as red crosses at their
+    metric, or along the top of the axes where it is not finite."""
     values, mean = np.asarray(values, np.float64), np.asarray(mean, np.float64)
     if values.ndim != 1 or values.shape != mean.shape:
         raise ValueError(f"values and mean must be 1-D of one length: {values.shape}, {mean.shape}")
     if not np.all(values > 0):
         raise ValueError(f"validation_curve draws a log axis: {name} values must be > 0")
+    stopped = None if diverged is None else np.asarray(diverged, bool)
+    if stopped is not None and stopped.shape != values.shape:
+        raise ValueError(f"diverged must be a mask of the {values.size} values")
     order = np.argsort(values)
     values, mean = values[order], mean[order]
+    stopped = None if stopped is None else stopped[order]
     ax = _axes(ax)
     ax.plot(values, mean, marker="o", markersize=3, label=f"mean {metric}")
+    if stopped is not None and stopped.any():
+        finite = np.isfinite(mean)
+        top = np.max(mean[finite]) if finite.any() else 0.0
+        shown = np.where(finite, mean, top)[stopped]
+        ax.plot(
+            values[stopped], shown, "x", color="red", ms=8, mew=2, label="diverged (stopped early)"
+        )
     if std is not None:
         spread = np.asarray(std, np.float64)[order]
         ax.fill_between(values, mean - spread, mean + spread, alpha=0.25, label="± 1 std")

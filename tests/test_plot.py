@@ -134,6 +134,19 @@ def test_validation_curve_draws_a_cross_validation(tmp_path):
     render(ax, tmp_path)
 
 
+def test_validation_curve_marks_diverged_points_rather_than_dropping_them(tmp_path):
+    values = np.array([1e-6, 1e-3, 1.0])
+    mean = np.array([np.nan, 0.4, 0.5])  # a point whose metric is not even finite
+    ax = plot.validation_curve(values, mean, diverged=[True, False, False])
+    _, crosses = ax.get_lines()
+    assert crosses.get_label() == "diverged (stopped early)" and crosses.get_marker() == "x"
+    np.testing.assert_array_equal(crosses.get_xdata(), [1e-6])
+    np.testing.assert_array_equal(crosses.get_ydata(), [0.5])  # the top of the finite ones
+    render(ax, tmp_path)
+    with pytest.raises(ValueError, match="diverged must be a mask of the 3 values"):
+        plot.validation_curve(values, mean, diverged=[True])
+
+
 @pytest.mark.parametrize(
     "values, mean, message",
     [([0.0, 1.0], [0.5, 0.4], "log axis"), ([1.0, 2.0], [0.5], "one length")],

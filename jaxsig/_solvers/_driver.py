@@ -65,13 +65,15 @@ class FitState(NamedTuple):
 
 
 class Carry(NamedTuple):
-    """A run between chunks: the state, the epochs run by this call, and this call's history
-    and held-out curve (NaN for epochs not run)."""
+    """A run between chunks: the state, the epochs run by this call, this call's history and
+    held-out curve (NaN for epochs not run), and the parameters entering the last epoch run
+    (what a run returns if the next one's objective is not finite)."""
 
     state: FitState
     ran: jax.Array
     history: jax.Array
     validation: jax.Array | None
+    previous: Params
 
 
 class Run(NamedTuple):
@@ -117,11 +119,23 @@ def fresh(solver: Solver, problem: Problem, params: Params, watch: Watch | None)
 def _carry(state: FitState, epochs: int, watching: bool) -> Carry:
     dtype = state.params.w.dtype
     curve = jnp.full((epochs,), jnp.nan, dtype) if watching else None
-    return Carry(state, jnp.zeros((), jnp.int32), jnp.full((epochs,), jnp.nan, dtype), curve)
+    history = jnp.full((epochs,), jnp.nan, dtype)
+    return Carry(state, jnp.zeros((), jnp.int32), history, curve, state.params)
 
 
 def _where(take: jax.Array, new, old):
     return jax.tree.map(lambda n, o: jnp.where(take, n, o), new, old)
+
+
+def diverged(state: FitState) -> jax.Array:
+    """Whether a run stopped on a non-finite objective or step (its stopping measure is NaN)."""
+    return jnp.isnan(state.residual)
+
+
+def _live(residual: jax.Array, tol: jax.Array, until_tolerance: bool) -> jax.Array:
+    """Still running by the stopping measure: above ``tol`` (with ``until_tolerance``), and not
+    NaN (a run that diverged)."""
+    return residual > tol if until_tolerance else ~jnp.isnan(residual)
 
 
 def _epoch(
@@ -131,19 +145,27 @@ def _epoch(
     tol: jax.Array,
     until_tolerance: bool,
     state: FitState,
+    previous: Params,
     alone: bool = False,
 ):
-    """One epoch of one problem: the state after it, whether it ran, and the objective and the
-    held-out loss at the parameters entering it. ``alone``: the problem is not part of a batch,
-    so the loop runs only while it does, and XLA can drop the selects on its state.
+    """One epoch of one problem: the state after it, whether it ran, the objective and the
+    held-out loss at the parameters entering it, and the parameters entering the last epoch
+    run. ``alone``: the problem is not part of a batch, so the loop runs only while it does, and
+    XLA can drop the selects on its state.
 
     A problem runs while its stopping measure exceeds ``tol`` (with ``until_tolerance``) and its
     held-out loss has improved within ``patience`` epochs; a stopped problem keeps its state.
     The epoch that finds the tolerance met, or the patience spent, keeps the parameters and the
-    solver state it was given (the parameters are then what the run returns).
+    solver state it was given (the parameters are then what the run returns). An epoch whose
+    objective is not finite, or whose step is not, stops the problem without counting as run:
+    its stopping measure becomes NaN and its parameters the last ones with a finite objective
+    (those entering this epoch, or, when their objective is the non-finite one, those entering
+    the last epoch run).
     """
-    active = ~(state.residual <= tol) if until_tolerance and not alone else jnp.asarray(True)
+    active = _live(state.residual, tol, until_tolerance) if not alone else jnp.asarray(True)
     new, solver_state, value, residual = solver.step(problem, state.params, state.solver_state)
+    finite_value = jnp.isfinite(value) & ~jnp.isnan(residual)
+    finite = finite_value & _all_finite(new)
     moves = ~(residual <= tol) if until_tolerance else jnp.asarray(True)
     best, loss = state.best, None
     if watch is not None:
@@ -158,15 +180,22 @@ def _epoch(
             best._replace(stale=best.stale + active.astype(best.stale.dtype)),
         )
         moves = moves & (best.stale < watch.patience)
+    stops = active & ~finite
+    active = active & finite
     stepped = active & moves  # params and solver state stay consistent for a resume
+    kept = _where(finite_value, state.params, previous)
     after = FitState(
-        _where(stepped, new, state.params),
+        _where(stepped, new, _where(stops, kept, state.params)),
         _where(stepped, solver_state, state.solver_state),
         state.epoch + active.astype(state.epoch.dtype),
-        jnp.where(active, residual, state.residual),
+        jnp.where(stops, jnp.nan, jnp.where(active, residual, state.residual)),
         best,
     )
-    return after, active, value, loss
+    return after, active, value, loss, _where(stepped, state.params, previous)
+
+
+def _all_finite(params: Params) -> jax.Array:
+    return jnp.all(jnp.isfinite(params.w)) & jnp.all(jnp.isfinite(params.b))
 
 
 def _write(series: jax.Array, i, value, active):
@@ -180,7 +209,7 @@ def _write(series: jax.Array, i, value, active):
 
 def _still_running(carry: Carry, watch: Watch | None, tol, until_tolerance: bool) -> jax.Array:
     state = carry.state
-    running = ~(state.residual <= tol) if until_tolerance else jnp.ones_like(state.residual, bool)
+    running = _live(state.residual, tol, until_tolerance)
     if watch is not None:
         running = running & (state.best.stale < watch.patience)
     return running
@@ -210,18 +239,21 @@ def advance(
     problem has stopped. ``axes`` (vmap's ``in_axes`` for the problem and the held-out rows)
     makes it a batch, whose carry leads every leaf with the batch axis."""
 
-    def epoch(problem, watch, state):
-        return _epoch(solver, problem, watch, tol, until_tolerance, state, alone=axes is None)
+    def epoch(problem, watch, state, previous):
+        return _epoch(
+            solver, problem, watch, tol, until_tolerance, state, previous, alone=axes is None
+        )
 
     if axes is not None:
-        epoch = jax.vmap(epoch, in_axes=(axes.problem, axes.watch, 0))
+        epoch = jax.vmap(epoch, in_axes=(axes.problem, axes.watch, 0, 0))
 
     def body(loop):
         i, c = loop
-        state, active, value, loss = epoch(problem, watch, c.state)
+        state, active, value, loss, previous = epoch(problem, watch, c.state, c.previous)
         validation = None if watch is None else _write(c.validation, i, loss, active)
         ran = c.ran + active.astype(c.ran.dtype)
-        return i + 1, Carry(state, ran, _write(c.history, i, value, active), validation)
+        history = _write(c.history, i, value, active)
+        return i + 1, Carry(state, ran, history, validation, previous)
 
     def running(loop):
         i, c = loop
@@ -242,17 +274,19 @@ def _scan(solver, problem, state: FitState, tol, epochs: int, axes: Axes | None)
     """A fixed number of epochs in a ``lax.scan`` (reverse-mode differentiable), the history
     stacked as the scan's output."""
 
-    def one(problem, state):
-        after, _, value, _ = _epoch(solver, problem, None, tol, False, state)
-        return after, value
+    def one(problem, state, previous):
+        after, active, value, _, previous = _epoch(
+            solver, problem, None, tol, False, state, previous
+        )
+        return (after, previous), jnp.where(active, value, jnp.nan)
 
-    step = one if axes is None else jax.vmap(one, in_axes=(axes.problem, 0), out_axes=(0, 0))
+    step = one if axes is None else jax.vmap(one, in_axes=(axes.problem, 0, 0))
 
-    def body(state, _):
-        return step(problem, state)
+    def body(carry, _):
+        return step(problem, *carry)
 
-    state = varying_like(state, problem, tol)
-    state, history = jax.lax.scan(body, state, length=epochs)
+    carry = varying_like((state, state.params), problem, tol)
+    (state, _), history = jax.lax.scan(body, carry, length=epochs)
     return state, jnp.moveaxis(history, 0, -1)
 
 
@@ -344,7 +378,8 @@ def solve(
 
     state = starting_state(solver, problem, start, None, axes, params_axis)
     state, history = _scan(solver, problem, state, tol, epochs, axes)
-    return finish(solver, Carry(state, state.epoch, history, None), None, tol, False, axes)
+    carry = Carry(state, state.epoch, history, None, state.params)
+    return finish(solver, carry, None, tol, False, axes)
 
 
 # Several output columns: the problems share X and the row weights; labels lead with the
