@@ -292,6 +292,7 @@ def model_data(model: io.SavedModel, path: str, *, labels: bool):
         classes=model.classes,
         n_features=len(model.feature_names),
         optional_target=not labels,
+        labels=labels,
     )
     if labels and dataset.y is None:
         raise ValueError(f"{path} holds no labels to measure the model against")

@@ -174,17 +174,21 @@ def _label_array(values) -> np.ndarray:
 
 
 def _encode(
-    labels: np.ndarray, classes: Sequence | None, where: Callable[[int], str]
+    labels: np.ndarray, classes: Sequence | None, where: Callable[[int | None], str]
 ) -> tuple[np.ndarray, tuple]:
+    """0/1 labels and the classes; errors start with ``where(row)`` for one row's label, and
+    ``where(None)`` (when not empty) for the labels as a whole."""
+    whole = where(None)
+    whole = f"{whole}: " if whole else ""
     if labels.size == 0:
-        raise DataError("there are no labels")
+        raise DataError(f"{whole}there are no labels")
     if classes is None:
         classes = tuple(v.item() for v in np.unique(labels))
         if len(classes) != 2:
             shown = ", ".join(repr(c) for c in classes[:10]) + (", ..." * (len(classes) > 10))
             kind = "one class only" if len(classes) == 1 else f"{len(classes)} classes"
             raise DataError(
-                f"the target holds {kind} ({shown}); a logistic model needs exactly two"
+                f"{whole}the target holds {kind} ({shown}); a logistic model needs exactly two"
             )
     else:
         classes = tuple(classes)
@@ -216,7 +220,7 @@ def encode_labels(
     >>> encode_labels(["1", "0"])[1]
     (0, 1)
     """
-    return _encode(_label_array(values), classes, lambda i: f"label {i}")
+    return _encode(_label_array(values), classes, lambda i: "" if i is None else f"label {i}")
 
 
 # -- datasets -------------------------------------------------------------------------------
@@ -337,6 +341,7 @@ def read_csv(
     classes: Sequence | None = None,
     optional_target: bool = False,
     delimiter: str = ",",
+    labels: bool = True,
 ) -> Dataset:
     """Read a delimited text file with a header row (UTF-8, ``csv`` module quoting).
 
@@ -355,6 +360,8 @@ def read_csv(
         classes: a saved model's classes, to map labels onto (see `encode_labels`).
         optional_target: when the target column is absent, read features only instead of
             refusing (for prediction on data with or without labels).
+        labels: False leaves the target column out unread (``y`` None): prediction ignores
+            labels, so their values cannot make it fail.
         delimiter: the field separator (``"\\t"`` for TSV).
 
     Raises:
@@ -414,11 +421,16 @@ def read_csv(
     if target_index is None:
         return Dataset(X, None, tuple(names), None, (), encoded)
     target_name = header[target_index]
-    labels = _label_array([row[target_index] for row in rows])
-    try:
-        y, classes = _encode(labels, classes, lambda i: f"{path}, line {lines[i]}")
-    except DataError as e:
-        raise DataError(f"{path}, column {target_name!r}: {e}") from None
+    if not labels:
+        return Dataset(X, None, tuple(names), target_name, (), encoded)
+    values = _label_array([row[target_index] for row in rows])
+    y, classes = _encode(
+        values,
+        classes,
+        lambda i: (
+            f"{path}, " + ("" if i is None else f"line {lines[i]}, ") + f"column {target_name!r}"
+        ),
+    )
     return Dataset(X, y, tuple(names), target_name, classes, encoded)
 
 
@@ -433,6 +445,7 @@ def read_libsvm(
     *,
     n_features: int | None = None,
     classes: Sequence | None = None,
+    labels: bool = True,
 ) -> Dataset:
     """Read a LIBSVM / svmlight text file with scikit-learn's parser (the ``sklearn`` extra).
 
@@ -440,7 +453,8 @@ def read_libsvm(
     ``sklearn.datasets.load_svmlight_file`` detects; feature ``j`` is named ``f"f{j}"`` after
     its column of ``X`` (``f0`` holds index 1 of a 1-based file). Give ``n_features`` (a model's)
     when a file may lack the last columns: sparse rows do not write zeros. Labels (e.g. -1/+1 or
-    0/1) are encoded with `encode_labels`; whole numbers stay ints in ``classes``.
+    0/1) are encoded with `encode_labels`; whole numbers stay ints in ``classes``;
+    ``labels=False`` leaves them unread (``y`` None).
     """
     path = os.fspath(path)
     try:
@@ -451,7 +465,7 @@ def read_libsvm(
         ) from None
     try:
         with open(path, "rb") as f:
-            X, labels = load_svmlight_file(f, n_features=n_features)
+            X, values = load_svmlight_file(f, n_features=n_features)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except OSError as e:
@@ -464,11 +478,12 @@ def read_libsvm(
     if not np.all(np.isfinite(X)):
         row, column = np.argwhere(~np.isfinite(X))[0]
         raise DataError(f"{path}: row {row + 1}, feature f{column}: value {X[row, column]}")
-    try:
-        y, classes = _encode(_integral(labels), classes, lambda i: f"line {i + 1}")
-    except DataError as e:
-        raise DataError(f"{path}: {e}") from None
     names = tuple(f"f{j}" for j in range(X.shape[1]))
+    if not labels:
+        return Dataset(X, None, names, None, (), {})
+    y, classes = _encode(
+        _integral(values), classes, lambda i: path if i is None else f"{path}, line {i + 1}"
+    )
     return Dataset(X, y, names, None, classes, {})
 
 
@@ -526,10 +541,9 @@ def read_npz(
     labels = arrays[target]
     if labels.shape != (X.shape[0],):
         raise DataError(f"{path}: {target} must have shape ({X.shape[0]},), got {labels.shape}")
-    try:
-        y, classes = _encode(_label_array(labels), classes, lambda i: f"{target}[{i}]")
-    except DataError as e:
-        raise DataError(f"{path}: {e}") from None
+    y, classes = _encode(
+        _label_array(labels), classes, lambda i: path if i is None else f"{path}: {target}[{i}]"
+    )
     return Dataset(X, y, names, target, classes, {})
 
 
@@ -544,12 +558,13 @@ def read(
     classes: Sequence | None = None,
     n_features: int | None = None,
     optional_target: bool = False,
+    labels: bool = True,
 ) -> Dataset:
     """Read a data file by its extension: ``.csv``/``.tsv`` (`read_csv`), ``.svm``,
     ``.libsvm``, ``.svmlight``, ``.txt`` (`read_libsvm`: labels always present), ``.npz``
     (`read_npz`; ``target`` defaults to ``"y"``). Arguments that do not apply to the format
     are ignored, so one call serves a saved model's ``categories``, ``classes`` and feature
-    count whatever the file.
+    count whatever the file. ``labels=False`` reads features only, leaving a target unread.
     """
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     if suffix in (".csv", ".tsv"):
@@ -560,11 +575,12 @@ def read(
             classes=classes,
             optional_target=optional_target,
             delimiter="\t" if suffix == ".tsv" else ",",
+            labels=labels,
         )
     if suffix in _LIBSVM_SUFFIXES:
-        return read_libsvm(path, n_features=n_features, classes=classes)
+        return read_libsvm(path, n_features=n_features, classes=classes, labels=labels)
     if suffix == ".npz":
-        name = "y" if target is None else str(target)
+        name = None if not labels else "y" if target is None else str(target)
         return read_npz(path, target=name, classes=classes, optional_target=optional_target)
     raise DataError(
         f"{os.fspath(path)}: unknown file type {suffix or '(no extension)'!r}; expected .csv, "

@@ -158,6 +158,21 @@ def test_predict_and_evaluate_equal_the_library(fitted, folder, capsys):
     assert float(accuracy) == pytest.approx(printed["metrics"]["accuracy"], abs=5e-5)
 
 
+def test_predict_ignores_labels_it_does_not_use(fitted, folder, capsys):
+    """A label the model never saw ("maybe") cannot stop prediction; evaluate, which uses the
+    labels, refuses it, naming the file once with the line and column."""
+    model_path, _ = fitted
+    rows = synthetic_rows(5, seed=2)
+    rows[1][3] = "maybe"
+    odd_csv = write_csv(folder / "odd_labels.csv", HEADER, rows)
+    assert cli.main(["predict", model_path, odd_csv]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 6
+    assert cli.main(["evaluate", model_path, odd_csv]) == 2
+    error = capsys.readouterr().err
+    assert error.count("odd_labels.csv") == 1
+    assert "odd_labels.csv, line 3, column 'label': label 'maybe' is not one of" in error
+
+
 def test_elastic_net_picks_fista_and_splits_the_strength(folder, train_csv):
     model_path = str(folder / "sparse.npz")
     status, out = run(

@@ -277,7 +277,7 @@ def test_csv_tsv_bom_blank_lines_and_quoted_newlines(tmp_path):
         (
             "a,y\n1,no\n2,maybe\n",
             {"target": "y", "classes": ("no", "yes")},
-            r"column 'y': .*line 3: label 'maybe' is not one of the model's classes",
+            r"data\.csv, line 3, column 'y': label 'maybe' is not one of the model's classes",
         ),
         (
             "a,c\n1,x\n2,w\n",
@@ -301,7 +301,7 @@ def test_csv_tsv_bom_blank_lines_and_quoted_newlines(tmp_path):
 def test_csv_refusals_name_the_file_line_and_column(tmp_path, text, kwargs, message):
     with pytest.raises(DataError, match=message) as info:
         data.read_csv(write(tmp_path, text), **kwargs)
-    assert "data.csv" in str(info.value)
+    assert str(info.value).count("data.csv") == 1
 
 
 def test_csv_missing_unreadable_and_not_utf8(tmp_path):
