@@ -55,7 +55,9 @@ def fit_standardization(X: ArrayLike, *, sample_weight: ArrayLike | None = None)
     with ``v = sample_weight`` (ones by default; the sum must be positive). A column that is
     constant over the rows of positive weight gets ``mean`` equal to that constant and ``scale``
     1, so it standardizes to exactly 0. The statistics have ``X``'s floating dtype (integers
-    give JAX's default float); half precision is accumulated in float32.
+    give JAX's default float); half precision is accumulated in float32. Each column is scaled
+    by a power of two near its largest magnitude before the moments are taken (exactly), so no
+    finite column overflows.
 
     >>> import jax.numpy as jnp
     >>> stats = fit_standardization(jnp.array([[1.0, 5.0], [3.0, 5.0]]))
@@ -76,14 +78,20 @@ def fit_standardization(X: ArrayLike, *, sample_weight: ArrayLike | None = None)
             )
         v = v.astype(work.dtype)
     total = jnp.sum(v)
-    mean = v @ work / total
-    var = v @ jnp.square(work - mean) / total
     used = (v > 0)[:, None]
     high = jnp.max(jnp.where(used, work, -jnp.inf), axis=0)
     low = jnp.min(jnp.where(used, work, jnp.inf), axis=0)
+    # Each column divided by the power of two at its largest magnitude first (exactly: the same
+    # roundings): squares of large features (1e30 in float32) would overflow, scaled ones cannot.
+    magnitude = jnp.maximum(jnp.abs(high), jnp.abs(low))
+    power = jnp.ldexp(jnp.ones_like(magnitude), jnp.frexp(magnitude)[1])
+    unit = jnp.where((magnitude > 0) & jnp.isfinite(magnitude), power, 1)
+    scaled = work / unit
+    mean = v @ scaled / total
+    var = v @ jnp.square(scaled - mean) / total
     constant = high == low
-    mean = jnp.where(constant, high, mean)
-    scale = jnp.where(constant, 1, jnp.sqrt(var))
+    mean = jnp.where(constant, high, mean * unit)
+    scale = jnp.where(constant, 1, jnp.sqrt(var) * unit)
     return Standardization(mean.astype(X.dtype), scale.astype(X.dtype))
 
 

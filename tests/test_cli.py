@@ -158,6 +158,26 @@ def test_predict_and_evaluate_equal_the_library(fitted, folder, capsys):
     assert float(accuracy) == pytest.approx(printed["metrics"]["accuracy"], abs=5e-5)
 
 
+def test_fit_standardises_a_feature_near_1e30(folder):
+    """Its variance overflows float32; the scaling statistics do not, and the fit is that of
+    the same column at unit size."""
+    rows = synthetic_rows(120, seed=3)
+    big = [[f"{float(r[0]) * 1e30:.6g}", *r[1:]] for r in rows]
+    status, out = run(
+        "fit", write_csv(folder / "big.csv", HEADER, big), "-t", "label", "--test-size", "0",
+        "-o", folder / "big.npz", "--json",
+    )  # fmt: skip
+    assert status == 0
+    status, plain = run(
+        "fit", write_csv(folder / "plain.csv", HEADER, rows), "-t", "label", "--test-size", "0",
+        "-o", folder / "plain.npz", "--json",
+    )  # fmt: skip
+    metrics_big, metrics_plain = json.loads(out)["metrics"], json.loads(plain)["metrics"]
+    assert metrics_big["train"]["log_loss"] == pytest.approx(
+        metrics_plain["train"]["log_loss"], rel=1e-4
+    )
+
+
 def test_predict_ignores_labels_it_does_not_use(fitted, folder, capsys):
     """A label the model never saw ("maybe") cannot stop prediction; evaluate, which uses the
     labels, refuses it, naming the file once with the line and column."""

@@ -70,6 +70,19 @@ def test_integer_features_become_the_default_float():
     np.testing.assert_array_equal(stats.scale, [1, 1])
 
 
+@pytest.mark.parametrize("size", [1e30, 1e-30])
+def test_standardization_of_huge_and_tiny_columns_in_float32(size):
+    """The squares of 1e30 overflow float32 (and those of 1e-30 underflow): the moments are
+    taken of the column scaled by a power of two."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2)) * np.array([size, 1.0])
+    stats = data.fit_standardization(X.astype(np.float32))
+    np.testing.assert_allclose(stats.mean, X.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats.scale, X.std(axis=0), rtol=1e-5)
+    scaled = np.asarray(data.standardize(stats, X.astype(np.float32)))
+    np.testing.assert_allclose(scaled, (X - X.mean(0)) / X.std(0), rtol=1e-4, atol=1e-5)
+
+
 def test_standardization_shape_errors():
     with pytest.raises(ValueError, match="2-D"):
         data.fit_standardization(np.ones(3))
