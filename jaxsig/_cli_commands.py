@@ -8,11 +8,13 @@ line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import os
 import sys
 import warnings
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import jax
@@ -49,6 +51,24 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet and outcome.text:
         print(outcome.text)
     return 0
+
+
+@contextlib.contextmanager
+def feature_names_in_warnings(names: Sequence[str]) -> Iterator[None]:
+    """Re-issues the degenerate-data warnings raised inside with the columns' feature names
+    (``feature 'colour=red' is``) where the library can only say ``X column 3 is``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        message = warning.message
+        if isinstance(message, jaxsig.DegenerateDataWarning) and message.columns:
+            columns = message.columns
+            many = len(columns) > 1
+            listed = f"X column{'s' * many} {', '.join(map(str, columns))}"
+            named = f"feature{'s' * many} {', '.join(repr(names[c]) for c in columns)}"
+            message = jaxsig.DegenerateDataWarning(str(message).replace(listed, named), columns)
+        warnings.warn_explicit(message, warning.category, warning.filename, warning.lineno)
 
 
 def writable(path: str) -> None:
@@ -212,16 +232,17 @@ def fit(args: argparse.Namespace) -> Outcome:
     resume, earlier = None, []
     if args.resume:
         resume, earlier = resumable(args.resume, run)
-    result = jaxsig.fit(
-        X[train],
-        dataset.y[train],
-        l2=l2,
-        **({"l1": l1} if l1 > 0 else {}),
-        key=jax.random.fold_in(key, 1),
-        progress=_progress(args),
-        resume=resume,
-        **options,
-    )
+    with feature_names_in_warnings(dataset.feature_names):
+        result = jaxsig.fit(
+            X[train],
+            dataset.y[train],
+            l2=l2,
+            **({"l1": l1} if l1 > 0 else {}),
+            key=jax.random.fold_in(key, 1),
+            progress=_progress(args),
+            resume=resume,
+            **options,
+        )
     ran = int(result.iterations) - len(earlier)
     history = [*earlier, *(float(h) for h in np.asarray(result.history)[:ran])]
     if args.checkpoint:
@@ -356,17 +377,18 @@ def sweep(args: argparse.Namespace) -> Outcome:
     scaling = data.fit_standardization(dataset.X) if args.standardize else None
     X = _standardized(scaling, dataset.X)
     options = solver_options(args, X.shape[1], l1=False)
-    cv = jaxsig.cross_validate(
-        X,
-        dataset.y,
-        key=jax.random.key(args.seed),
-        n_folds=args.cv,
-        scoring=args.scoring,
-        refit=args.output is not None,
-        l2=grid,
-        progress=_progress(args),
-        **options,
-    )
+    with feature_names_in_warnings(dataset.feature_names):
+        cv = jaxsig.cross_validate(
+            X,
+            dataset.y,
+            key=jax.random.key(args.seed),
+            n_folds=args.cv,
+            scoring=args.scoring,
+            refit=args.output is not None,
+            l2=grid,
+            progress=_progress(args),
+            **options,
+        )
     values = cv.points["l2"]
     mean = {name: np.asarray(m) for name, m in cv.mean.items()}
     std = {name: np.asarray(s) for name, s in cv.std.items()}

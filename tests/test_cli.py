@@ -178,6 +178,21 @@ def test_fit_standardises_a_feature_near_1e30(folder):
     )
 
 
+def test_degenerate_data_warnings_name_the_features(folder, capsys):
+    rows = [[*r[:3], "5", r[3]] for r in synthetic_rows(120, seed=4)]
+    path = write_csv(folder / "degenerate.csv", [*HEADER[:3], "const", "label"], rows)
+    status = cli.main(["fit", path, "-t", "label", "--l2", "0", "--no-standardize",
+                       "-o", str(folder / "degenerate.npz")])  # fmt: skip
+    assert status == 0
+    error = capsys.readouterr().err
+    assert "jaxsig: warning: feature 'const' is constant" in error
+    assert (
+        "jaxsig: warning: features 'colour=blue', 'colour=green', 'colour=red' are collinear "
+        "with the intercept"
+    ) in error
+    assert "X column" not in error
+
+
 def test_predict_ignores_labels_it_does_not_use(fitted, folder, capsys):
     """A label the model never saw ("maybe") cannot stop prediction; evaluate, which uses the
     labels, refuses it, naming the file once with the line and column."""
