@@ -8,6 +8,17 @@ import os
 import tempfile
 from collections.abc import Iterator
 
+# Temporary files being written, for a process ending at once (`_interrupt`) to remove.
+_PENDING: set[str] = set()
+
+
+def remove_pending() -> None:
+    """Removes every temporary file `atomic_path` is still writing; destinations keep their
+    old content."""
+    for tmp in list(_PENDING):
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+
 
 def _new_file_mode(path: str) -> int:
     """The mode an ordinary ``open(path, "w")`` would leave: the old file's, else ``0o666``
@@ -58,6 +69,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
     except OSError as error:
         raise _naming(error, path) from None
     os.close(fd)
+    _PENDING.add(tmp)
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)
@@ -73,3 +85,5 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
         if isinstance(error, OSError) and tmp in (error.filename, error.filename2):
             raise _naming(error, path) from None
         raise
+    finally:
+        _PENDING.discard(tmp)

@@ -297,6 +297,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs ``jaxsig`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    if argv is None:  # the command itself, not a caller in-process: Ctrl-C ends it at once
+        from jaxsig import _interrupt
+
+        _interrupt.exit_on_interrupt()
     args = _parser().parse_args(argv)
     if args.command == "demo":
         from jaxsig import demo

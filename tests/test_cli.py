@@ -193,6 +193,29 @@ def test_degenerate_data_warnings_name_the_features(folder, capsys):
     assert "X column" not in error
 
 
+def test_ctrl_c_during_a_compiled_loop_ends_at_once_and_keeps_the_old_output(folder):
+    """SIGINT while XLA runs a long loop (Python would see it only when the loop ends)."""
+    import signal
+    import time
+
+    out = folder / "interrupted.npz"
+    out.write_text("old")
+    data_csv = write_csv(folder / "long.csv", HEADER, synthetic_rows(400))
+    command = [SCRIPT, "fit", data_csv, "-t", "label", "--solver", "gd", "--epochs", "2000000000",
+               "-o", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(8)  # start-up, reading, compiling: the loop is running by now
+    assert process.poll() is None
+    sent = time.perf_counter()
+    process.send_signal(signal.SIGINT)
+    _, error = process.communicate(timeout=30)
+    assert time.perf_counter() - sent < 2
+    assert process.returncode == 130
+    assert error.decode().strip().splitlines()[-1] == "jaxsig: error: interrupted"
+    assert out.read_text() == "old"
+    assert not [name for name in os.listdir(folder) if name.startswith(".interrupted.npz")]
+
+
 def test_predict_ignores_labels_it_does_not_use(fitted, folder, capsys):
     """A label the model never saw ("maybe") cannot stop prediction; evaluate, which uses the
     labels, refuses it, naming the file once with the line and column."""
