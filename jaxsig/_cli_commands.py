@@ -21,8 +21,8 @@ import jax
 import numpy as np
 
 import jaxsig
+from jaxsig import _budget, data, io, metrics
 from jaxsig import _cli_format as fmt
-from jaxsig import data, io, metrics
 from jaxsig._files import atomic_path
 
 # Newton solves a d x d system per epoch: beyond this many features L-BFGS is cheaper.
@@ -105,9 +105,13 @@ def parse_grid(spec: str) -> np.ndarray:
     return values
 
 
-def solver_options(args: argparse.Namespace, n_features: int, l1: bool) -> dict:
-    """`jaxsig.fit`'s solver, epochs, tol, learning_rate and batch_size from the options."""
-    default = "fista" if l1 else "newton" if n_features <= NEWTON_MAX_FEATURES else "lbfgs"
+def solver_options(
+    args: argparse.Namespace, n_features: int, l1: bool, default: str | None = None
+) -> dict:
+    """`jaxsig.fit`'s solver, epochs, tol, learning_rate and batch_size from the options;
+    ``default`` replaces the fit's default solver (a sweep chooses its own)."""
+    if default is None:
+        default = "fista" if l1 else "newton" if n_features <= NEWTON_MAX_FEATURES else "lbfgs"
     solver = args.solver or default
     if l1 and solver != "fista":
         raise ValueError(f"--l1-ratio > 0 needs --solver fista (l1 is not smooth), not {solver}")
@@ -376,7 +380,13 @@ def sweep(args: argparse.Namespace) -> Outcome:
     dataset = training_data(args)
     scaling = data.fit_standardization(dataset.X) if args.standardize else None
     X = _standardized(scaling, dataset.X)
-    options = solver_options(args, X.shape[1], l1=False)
+    n, d = X.shape
+    points = grid.size * args.cv
+    itemsize = np.dtype(jax.dtypes.canonicalize_dtype(np.float64)).itemsize
+    options = solver_options(
+        args, d, l1=False, default=_budget.default_solver(n, d, points, itemsize)
+    )
+    _budget.check_fits(options["solver"], n, d, points, itemsize)
     with feature_names_in_warnings(dataset.feature_names):
         cv = jaxsig.cross_validate(
             X,

@@ -69,8 +69,12 @@ def _solver_options(parser: argparse.ArgumentParser, *, l1: bool) -> None:
     group.add_argument(
         "--solver",
         choices=SOLVERS,
-        help="default: " + "fista with --l1-ratio > 0, else " * l1 + "newton up to 256 features "
-        "and lbfgs beyond",
+        help=(
+            "default: fista with --l1-ratio > 0, else newton up to 256 features and lbfgs beyond"
+            if l1
+            else "default: newton or lbfgs, whichever an estimate of the sweep's work makes "
+            "cheaper among those that fit in memory (break-even near 60 features)"
+        ),
     )
     group.add_argument(
         "--epochs",
