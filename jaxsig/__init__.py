@@ -5,6 +5,10 @@ and ``jaxsig.io``. Those needing an extra are imported by name: ``jaxsig.plot`` 
 and ``jaxsig.sklearn`` (scikit-learn).
 """
 
+from jaxsig import _interrupt
+
+_interrupt.for_the_command_line()  # before JAX loads: Ctrl-C while it does ends cleanly
+
 from jaxsig import _compilation_cache
 from jaxsig import data as data
 from jaxsig import io as io

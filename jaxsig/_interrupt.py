@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 
 from jaxsig import _files
@@ -39,3 +40,13 @@ def exit_on_interrupt() -> None:
     # The watcher alone acts: no KeyboardInterrupt in the main thread races it.
     signal.signal(signal.SIGINT, lambda signum, frame: None)
     threading.Thread(target=_watch, args=(read_end,), name="jaxsig-interrupt", daemon=True).start()
+
+
+def for_the_command_line() -> None:
+    """`exit_on_interrupt` when this process is the ``jaxsig`` command: its entry point imports
+    the package, and so JAX, before ``cli.main`` runs, and a Ctrl-C then would end in a
+    traceback. Called first thing by the package, with nothing heavy imported yet."""
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None) or ""
+    if os.path.basename(script) == "jaxsig" and sys.argv and sys.argv[0] == script:
+        exit_on_interrupt()
