@@ -25,7 +25,8 @@ from jaxsig import _budget, data, io, metrics
 from jaxsig import _cli_format as fmt
 from jaxsig._files import atomic_path
 
-# Newton solves a d x d system per epoch: beyond this many features L-BFGS is cheaper.
+# One fit's default: Newton (a d x d solve per epoch) up to this many features, L-BFGS beyond;
+# a sweep chooses by its estimated work instead (`_budget`).
 NEWTON_MAX_FEATURES = 256
 DEFAULT_EPOCHS = {"newton": 100, "lbfgs": 1000, "fista": 5000, "gd": 1000, "sgd": 100}
 DEFAULT_TOL = 1e-6  # newton, lbfgs and fista; gd and sgd run a fixed number of epochs

@@ -172,7 +172,8 @@ def fit(
     Warns:
       ConvergenceWarning: ``tol`` was given and some output neither reached it nor stopped
         early; or an epoch's objective or step was not finite, which stops that output with
-        the last parameters whose objective is finite (``converged`` False, ``residual`` NaN).
+        the last parameters whose objective is finite (``converged`` False, ``gradient_norm``
+        NaN).
 
     Concrete inputs (NumPy arrays, numbers, and JAX arrays, also those a caller's ``jit`` or
     ``vmap`` closes over) are validated; traced arguments only by shape, and a missed
@@ -257,14 +258,15 @@ def fit(
 def _warn_if_missed(run: _driver.Run, tol, epochs: int, solver: str, watch) -> None:
     if tol is None or not check.is_concrete(run.converged):
         return
-    missed = ~np.asarray(run.converged)
+    missed = ~np.asarray(run.converged) & ~np.isnan(np.asarray(run.residual))  # diverged: apart
     if watch is not None:
         missed &= ~(np.asarray(run.state.best.stale) >= np.asarray(watch.patience))
     if missed.sum():
         warnings.warn(
             f"{solver} did not reach tol={float(tol):g} in {epochs} epochs for "
             f"{int(missed.sum())} output(s); largest gradient entry "
-            f"{float(np.max(np.asarray(run.residual))):.3g}. Raise epochs, loosen tol, or add l2.",
+            f"{float(np.nanmax(np.asarray(run.residual))):.3g}. Raise epochs, loosen tol, or add "
+            "l2.",
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -23,9 +23,11 @@ def _watch(read_end: int) -> None:
     while True:
         received = os.read(read_end, 64)
         if signal.SIGINT in received:
-            _files.remove_pending()
-            os.write(2, b"jaxsig: error: interrupted\n")
-            os._exit(INTERRUPTED)
+            try:
+                _files.remove_pending()
+                os.write(2, b"jaxsig: error: interrupted\n")
+            finally:  # even with stderr closed or a broken pipe
+                os._exit(INTERRUPTED)
 
 
 def exit_on_interrupt() -> None:

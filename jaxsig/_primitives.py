@@ -38,20 +38,28 @@ _HALVES = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
 
 @functools.cache
-def _table(fn: Callable[[jax.Array], jax.Array], dtype: jnp.dtype) -> np.ndarray:
-    """``fn`` at every value of a 16-bit ``dtype``, indexed by the value's bits: computed once,
-    on the CPU (where ``fn`` is the float64 evaluation), even while a caller's trace runs."""
+def _table(widened: Callable, pairs: Callable, dtype: jnp.dtype) -> np.ndarray:
+    """A function at every value of a 16-bit ``dtype``, indexed by the value's bits: computed
+    once, even while a caller's trace runs, on the CPU by the float64 evaluation ``widened``
+    (whose results below the smallest normal number XLA:CPU flushes to zero, on every backend
+    then), or by the double words ``pairs`` on the default device where JAX has no CPU
+    backend. Both are correctly rounded."""
     every = np.arange(1 << 16, dtype=np.uint16).view(dtype)
-    with jax.ensure_compile_time_eval(), jax.default_device(jax.devices("cpu")[0]):
-        return np.asarray(jax.jit(fn)(jnp.asarray(every)))
+    with jax.ensure_compile_time_eval():
+        try:
+            cpu = jax.devices("cpu")[0]
+        except RuntimeError:
+            return np.asarray(jax.jit(pairs)(jnp.asarray(every)))
+        with jax.default_device(cpu):
+            return np.asarray(jax.jit(widened)(jnp.asarray(every)))
 
 
-def _looked_up(fn: Callable[[jax.Array], jax.Array]):
-    """``fn`` on a half-precision array as a gather from its `_table`: correctly rounded by
-    construction, and cheaper than any evaluation (a 128 KiB table stays in cache)."""
+def _looked_up(widened: Callable, pairs: Callable):
+    """A function of a half-precision array as a gather from its `_table`: correctly rounded
+    by construction, and cheaper than any evaluation (a 128 KiB table stays in cache)."""
 
     def evaluate(x: jax.Array) -> jax.Array:
-        table = jnp.asarray(_table(fn, x.dtype))
+        table = jnp.asarray(_table(widened, pairs, x.dtype))
         return table[lax.bitcast_convert_type(x, jnp.uint16)]
 
     return evaluate
@@ -72,7 +80,9 @@ def exact(widened: Callable[..., jax.Array], pairs: Callable[..., jax.Array]):
         if args[0].dtype == _F64:
             return in_pairs(*args)
         if len(args) == 1 and args[0].dtype in _HALVES:
-            return lax.platform_dependent(*args, tpu=in_pairs, default=_looked_up(widened))
+            return lax.platform_dependent(
+                *args, tpu=in_pairs, default=_looked_up(widened, in_pairs)
+            )
         return lax.platform_dependent(*args, tpu=in_pairs, default=widened)
 
     return evaluate

@@ -81,10 +81,13 @@ def fit_standardization(X: ArrayLike, *, sample_weight: ArrayLike | None = None)
     used = (v > 0)[:, None]
     high = jnp.max(jnp.where(used, work, -jnp.inf), axis=0)
     low = jnp.min(jnp.where(used, work, jnp.inf), axis=0)
-    # Each column divided by the power of two at its largest magnitude first (exactly: the same
+    # Each column divided by a power of two near its largest magnitude first (exactly: the same
     # roundings): squares of large features (1e30 in float32) would overflow, scaled ones cannot.
+    # The power and its reciprocal stay normal (XLA divides by multiplying by the reciprocal).
     magnitude = jnp.maximum(jnp.abs(high), jnp.abs(low))
-    power = jnp.ldexp(jnp.ones_like(magnitude), jnp.frexp(magnitude)[1])
+    info = jnp.finfo(work.dtype)
+    exponent = jnp.clip(jnp.frexp(magnitude)[1] - 2, info.minexp + 1, info.maxexp - 2)
+    power = jnp.ldexp(jnp.ones_like(magnitude), exponent)
     unit = jnp.where((magnitude > 0) & jnp.isfinite(magnitude), power, 1)
     scaled = work / unit
     mean = v @ scaled / total
@@ -395,6 +398,8 @@ def read_csv(
             raise DataError(f"{path}: the model expects column(s) {', '.join(absent)}, absent")
     features, names, encoded = [], [], {}
     for column, name in enumerate(header):
+        if column == target_index and not labels:
+            continue  # unread: an empty or odd label cannot fail a prediction
         cells = [row[column] for row in rows]
         values = _numbers(path, name, cells, lines)
         if column == target_index:
@@ -569,7 +574,7 @@ def read(
     labels: bool = True,
 ) -> Dataset:
     """Read a data file by its extension: ``.csv``/``.tsv`` (`read_csv`), ``.svm``,
-    ``.libsvm``, ``.svmlight``, ``.txt`` (`read_libsvm`: labels always present), ``.npz``
+    ``.libsvm``, ``.svmlight``, ``.txt`` (`read_libsvm`: labels always in the file), ``.npz``
     (`read_npz`; ``target`` defaults to ``"y"``). Arguments that do not apply to the format
     are ignored, so one call serves a saved model's ``categories``, ``classes`` and feature
     count whatever the file. ``labels=False`` reads features only, leaving a target unread.

@@ -162,7 +162,7 @@ def validation_curve(
     """A held-out metric against a hyperparameter on a log axis (`CrossValidation`'s ``mean``
     and ``std``), a band of one standard deviation, the ``best`` value marked, and the points
     that ``diverged`` (`CrossValidation.diverged`, a (Q,) mask) drawn as red crosses at their
-    metric, or along the top of the axes where it is not finite."""
+    metric, or at the largest finite mean where theirs is not finite."""
     values, mean = np.asarray(values, np.float64), np.asarray(mean, np.float64)
     if values.ndim != 1 or values.shape != mean.shape:
         raise ValueError(f"values and mean must be 1-D of one length: {values.shape}, {mean.shape}")

@@ -166,7 +166,15 @@ class LogisticClassifier(ClassifierMixin, BaseEstimator):
                         fit_intercept=self.fit_intercept,
                     )
                 )
-        if not result.converged:
+        if np.isnan(result.gradient_norm):
+            warnings.warn(
+                f"{type(self).__name__}(solver={self.solver!r}): the objective became "
+                f"non-finite after {int(result.iterations)} iterations and the fit stopped with "
+                "the last parameters of finite objective; standardise the features or lower C",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        elif not result.converged:
             warnings.warn(
                 f"{type(self).__name__}(solver={self.solver!r}) did not reach tol={self.tol:g} "
                 f"in max_iter={self.max_iter} iterations (largest gradient entry "

@@ -83,6 +83,13 @@ def test_standardization_of_huge_and_tiny_columns_in_float32(size):
     np.testing.assert_allclose(scaled, (X - X.mean(0)) / X.std(0), rtol=1e-4, atol=1e-5)
 
 
+def test_standardization_near_the_largest_float32():
+    X = np.array([[2e38], [1e38], [-1e38]], np.float32)
+    stats = data.fit_standardization(X)
+    np.testing.assert_allclose(stats.mean, X.astype(np.float64).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(stats.scale, X.astype(np.float64).std(0), rtol=1e-6)
+
+
 def test_standardization_shape_errors():
     with pytest.raises(ValueError, match="2-D"):
         data.fit_standardization(np.ones(3))

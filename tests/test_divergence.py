@@ -63,6 +63,21 @@ def test_a_diverging_fit_stops_with_finite_parameters_and_names_the_epoch(case):
     assert "the largest |X| entry is" in messages[0] and "in column 1" in messages[0]
 
 
+def test_a_step_that_diverges_in_the_last_epoch_is_undone():
+    """No later epoch evaluates the last step: the run checks its objective at the end."""
+    X, y = huge(data()[0]), data()[1]
+    result, messages = caught(lambda: jaxsig.fit(X, y, solver="gd", epochs=1))
+    np.testing.assert_array_equal(result.params.w, np.zeros(3))
+    assert np.isfinite(jaxsig.objective(result.params, X, y, l2=0.0))
+    assert np.isnan(result.gradient_norm) and len(messages) == 1
+
+
+def test_with_a_tolerance_divergence_is_reported_once_not_as_a_missed_tolerance():
+    X, y = huge(data()[0]), data()[1]
+    _, messages = caught(lambda: jaxsig.fit(X, y, solver="gd", epochs=30, tol=1e-6))
+    assert len(messages) == 1 and "became non-finite" in messages[0]
+
+
 def test_a_diverged_state_resumes_to_the_same_stop():
     X, y = huge(data()[0]), data()[1]
     first, _ = caught(lambda: jaxsig.fit(X, y, solver="gd", epochs=10))

@@ -25,7 +25,7 @@ from support import (
 )
 
 import jaxsig
-from jaxsig import _pairs, _primitives, testing
+from jaxsig import _pairs, _primitives, _widened, testing
 
 FUNCTIONS = {"sigmoid": jaxsig.sigmoid, "log_sigmoid": jaxsig.log_sigmoid}
 
@@ -81,6 +81,24 @@ def test_half_precision_tables_build_inside_a_callers_trace(dtype):
     expected = np.asarray(jaxsig.sigmoid(x))
     assert np.asarray(traced).astype(dtype).tobytes() == expected.tobytes()
     assert _primitives._table.cache_info().currsize == 2  # log_sigmoid and sigmoid
+
+
+@dtype_param(HALF_DTYPES)
+def test_tables_without_a_cpu_backend_come_from_double_words(dtype, monkeypatch):
+    real = jax.devices
+
+    def devices(backend=None):
+        if backend == "cpu":
+            raise RuntimeError("no cpu backend")
+        return real(backend)
+
+    monkeypatch.setattr(jax, "devices", devices)
+    built = _primitives._table.__wrapped__(_widened.sigmoid, _pairs.sigmoid, dtype)
+    monkeypatch.setattr(jax, "devices", real)
+    usual = _primitives._table.__wrapped__(_widened.sigmoid, _pairs.sigmoid, dtype)
+    every = np.arange(1 << 16, dtype=np.uint16).view(dtype)
+    keep = ~np.isnan(every.astype(np.float32))
+    assert built[keep].tobytes() == usual[keep].tobytes()
 
 
 @dtype_param(FULL_DTYPES)

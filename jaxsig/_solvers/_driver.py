@@ -21,7 +21,7 @@ import numpy as np
 
 from jaxsig._model import Params
 from jaxsig._solvers import _implicit, _objective
-from jaxsig._solvers._base import Problem, Solver, model_params, varying_like
+from jaxsig._solvers._base import Problem, Solver, model_params, smooth_value, varying_like
 
 
 class Watch(NamedTuple):
@@ -165,8 +165,8 @@ def _epoch(
     active = _live(state.residual, tol, until_tolerance) if not alone else jnp.asarray(True)
     new, solver_state, value, residual = solver.step(problem, state.params, state.solver_state)
     finite_value = jnp.isfinite(value) & ~jnp.isnan(residual)
-    finite = finite_value & _all_finite(new)
     moves = ~(residual <= tol) if until_tolerance else jnp.asarray(True)
+    finite = finite_value & (_all_finite(new) | ~moves)  # a step not taken cannot fail
     best, loss = state.best, None
     if watch is not None:
         if not alone:
@@ -196,6 +196,22 @@ def _epoch(
 
 def _all_finite(params: Params) -> jax.Array:
     return jnp.all(jnp.isfinite(params.w)) & jnp.all(jnp.isfinite(params.b))
+
+
+def _checked_end(problem: Problem, state: FitState, previous: Params) -> FitState:
+    """The last epoch's step, which no later epoch evaluated: if the objective there is not
+    finite, the run stops as `_epoch` would have stopped it (one more pass over the data)."""
+    bad = ~jnp.isfinite(smooth_value(problem, state.params)) & ~jnp.isnan(state.residual)
+    return state._replace(
+        params=_where(bad, previous, state.params),
+        residual=jnp.where(bad, jnp.nan, state.residual),
+    )
+
+
+def _end(problem: Problem, state: FitState, previous: Params, axes: Axes | None) -> FitState:
+    if axes is None:
+        return _checked_end(problem, state, previous)
+    return jax.vmap(_checked_end, in_axes=(axes.problem, 0, 0))(problem, state, previous)
 
 
 def _write(series: jax.Array, i, value, active):
@@ -267,7 +283,7 @@ def advance(
 
     start = varying_like((jnp.max(carry.ran), carry), problem, watch, tol)
     _, carry = jax.lax.while_loop(running, body, start)
-    return carry
+    return carry._replace(state=_end(problem, carry.state, carry.previous, axes))
 
 
 def _scan(solver, problem, state: FitState, tol, epochs: int, axes: Axes | None):
@@ -286,8 +302,8 @@ def _scan(solver, problem, state: FitState, tol, epochs: int, axes: Axes | None)
         return step(problem, *carry)
 
     carry = varying_like((state, state.params), problem, tol)
-    (state, _), history = jax.lax.scan(body, carry, length=epochs)
-    return state, jnp.moveaxis(history, 0, -1)
+    (state, previous), history = jax.lax.scan(body, carry, length=epochs)
+    return _end(problem, state, previous, axes), jnp.moveaxis(history, 0, -1)
 
 
 def _finish(
