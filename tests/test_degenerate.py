@@ -78,8 +78,10 @@ def test_singular_designs_give_the_optimum_and_name_the_columns(case, columns, w
         atol=1e-6 if np.float64 == DTYPE else 2e-4,
     )
     if case == "duplicate":  # damping keeps the split between equal columns even
+        # float32: the damped solve resolves the null direction to about sqrt(eps) = 3e-4 (one
+        # fresh install measured 1.1e-4); float64 holds it to 1e-4 with room
         w = np.asarray(result.params.w, np.float64)
-        np.testing.assert_allclose(w[0], w[3], rtol=1e-4)
+        np.testing.assert_allclose(w[0], w[3], rtol=1e-4 if np.float64 == DTYPE else 1e-3)
 
 
 def test_a_feature_near_1e30_gives_finite_weights_and_says_to_scale():
