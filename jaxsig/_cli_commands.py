@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 import jaxsig
-from jaxsig import _budget, data, io, metrics
+from jaxsig import _budget, _degenerate, data, io, metrics
 from jaxsig import _cli_format as fmt
 from jaxsig._files import atomic_path
 
@@ -65,10 +65,11 @@ def feature_names_in_warnings(names: Sequence[str]) -> Iterator[None]:
         message = warning.message
         if isinstance(message, jaxsig.DegenerateDataWarning) and message.columns:
             columns = message.columns
-            many = len(columns) > 1
-            listed = f"X column{'s' * many} {', '.join(map(str, columns))}"
-            named = f"feature{'s' * many} {', '.join(repr(names[c]) for c in columns)}"
-            message = jaxsig.DegenerateDataWarning(str(message).replace(listed, named), columns)
+            named = (
+                f"feature{'s' * (len(columns) > 1)} {', '.join(repr(names[c]) for c in columns)}"
+            )
+            text = str(message).replace(_degenerate.named_columns(columns), named)
+            message = jaxsig.DegenerateDataWarning(text, columns)
         warnings.warn_explicit(message, warning.category, warning.filename, warning.lineno)
 
 

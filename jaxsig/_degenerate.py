@@ -36,13 +36,16 @@ def _warn(message: str, columns=()) -> None:
     warnings.warn(DegenerateDataWarning(message, tuple(int(c) for c in columns)), stacklevel=4)
 
 
+def named_columns(columns) -> str:
+    """``X columns 1, 4`` or ``X column 1``: how the warnings name ``columns`` (the command line
+    replaces it with feature names)."""
+    return f"X column{'s' * (len(columns) > 1)} {', '.join(map(str, columns))}"
+
+
 def _listed(columns, verb: str = "are") -> str:
     """``X columns 1, 4 are`` or ``X column 1 is`` (``verb`` in its plural form)."""
-    many = len(columns) > 1
     singular = {"are": "is", "reach": "reaches"}[verb]
-    return (
-        f"X column{'s' if many else ''} {', '.join(map(str, columns))} {verb if many else singular}"
-    )
+    return f"{named_columns(columns)} {verb if len(columns) > 1 else singular}"
 
 
 def warn_if_degenerate(X, y, v, params: Params, l2, intercept) -> None:

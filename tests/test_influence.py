@@ -143,9 +143,10 @@ def test_leave_one_out_inside_jit_and_vmap_and_with_weights():
         removed[row] = 0
         change = float(target(fitted(X, y, 0.05, removed))) - float(target(params))
         np.testing.assert_allclose(plain[i], change, rtol=1e-9 if X64 else 2e-3)
+    X_device, y_device, v_device = (jnp.asarray(a) for a in (X, y, v))  # closed over
     jitted = jax.jit(
         lambda r: jaxsig.leave_one_out(
-            params, jnp.asarray(X), y, target, r, l2=0.05, sample_weight=v, batch_size=2
+            params, X_device, y_device, target, r, l2=0.05, sample_weight=v_device, batch_size=2
         )
     )(jnp.asarray(rows))
     np.testing.assert_allclose(jitted, plain, rtol=1e-6 if X64 else 1e-3)
