@@ -112,6 +112,15 @@ def divide(num: Pair, den: Pair) -> Pair:
     return fast_two_sum(q, mul(remainder, inverse))
 
 
+def nearest_integer(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``round(x)`` (ties to even) for ``0 <= x < 2**(p - 2)``: as a float, and as the integer
+    bits of ``x + 1.5 * 2**p``, whose low bits are the rounded value's (no float-to-integer
+    conversion, which float64 lacks on AVX2)."""
+    shifter = constant(1.5 * 2.0 ** _MANTISSA_BITS[x.dtype], x)
+    shifted = x + shifter
+    return shifted - shifter, lax.bitcast_convert_type(shifted, _INT[x.dtype])
+
+
 def pow2(k: jax.Array, dtype: jnp.dtype) -> jax.Array:
     """``2.0 ** k`` for integer-valued ``k`` in the normal exponent range, built from its bits.
 

@@ -123,19 +123,20 @@ def every_finite(dtype) -> np.ndarray:
 def grid(dtype, size: int = 120_000, seed: int = 0) -> np.ndarray:
     """About ``size`` (at least 100,000) distinct float32 or float64 points, increasing.
 
-    A quarter each: log-spaced magnitudes over the whole finite range (both signs); uniform on
-    [-50, 50]; dense around the thresholds where exp overflows, sigmoid rounds to one and
-    results leave the normal range; and random bit patterns. Plus zeros and the extremes.
+    A fifth each: log-spaced magnitudes over the whole finite range (both signs); uniform on
+    [-50, 50]; uniform on [-5, 5], where ``exp(-|x|)`` sweeps most of (0, 1]; dense around the
+    thresholds where exp overflows, sigmoid rounds to one and results leave the normal range;
+    and random bit patterns. Plus zeros and the extremes.
     """
     dtype = np.dtype(dtype)
     info = finfo(dtype)
     rng = np.random.default_rng(seed)
-    quarter = size // 4
+    part = size // 5
     log_max = np.log(float(info.max))
     log_tiny = np.log(float(info.smallest_subnormal))
-    magnitudes = np.exp(rng.uniform(log_tiny, log_max, quarter))
-    log_spaced = magnitudes * rng.choice([-1.0, 1.0], quarter)
-    uniform = rng.uniform(-50, 50, quarter)
+    magnitudes = np.exp(rng.uniform(log_tiny, log_max, part))
+    log_spaced = magnitudes * rng.choice([-1.0, 1.0], part)
+    uniform = np.concatenate([rng.uniform(-50, 50, part), rng.uniform(-5, 5, part)])
     eps = float(info.eps)
     thresholds = np.array(
         [
@@ -147,10 +148,10 @@ def grid(dtype, size: int = 120_000, seed: int = 0) -> np.ndarray:
             np.log(eps),  # log_sigmoid(x) = x up to rounding
         ]
     )
-    centres = rng.choice(np.concatenate([thresholds, -thresholds]), quarter)
-    dense = centres * (1 + rng.uniform(-0.02, 0.02, quarter))
+    centres = rng.choice(np.concatenate([thresholds, -thresholds]), part)
+    dense = centres * (1 + rng.uniform(-0.02, 0.02, part))
     unsigned = np.uint32 if dtype.itemsize == 4 else np.uint64
-    bits = rng.integers(0, np.iinfo(unsigned).max, quarter, dtype=unsigned, endpoint=True)
+    bits = rng.integers(0, np.iinfo(unsigned).max, part, dtype=unsigned, endpoint=True)
     with np.errstate(invalid="ignore"):  # signalling NaN patterns
         patterns = bits.view(dtype).astype(np.float64)
     extremes = [0.0, float(info.max), -float(info.max), float(info.smallest_normal)]
