@@ -13,6 +13,8 @@ from jaxsig import _compilation_cache
 from jaxsig import data as data
 from jaxsig import io as io
 from jaxsig import metrics as metrics
+from jaxsig._bootstrap import BootstrapResult as BootstrapResult
+from jaxsig._bootstrap import bootstrap as bootstrap
 from jaxsig._convergence import ConvergenceWarning as ConvergenceWarning
 from jaxsig._cv import CrossValidation as CrossValidation
 from jaxsig._cv import cross_validate as cross_validate
@@ -27,6 +29,8 @@ from jaxsig._fit import FitResult as FitResult
 from jaxsig._fit import fit as fit
 from jaxsig._folds import kfold as kfold
 from jaxsig._folds import stratified_kfold as stratified_kfold
+from jaxsig._inference import Inference as Inference
+from jaxsig._inference import inference as inference
 from jaxsig._influence import held_out_loss as held_out_loss
 from jaxsig._influence import influence as influence
 from jaxsig._influence import leave_one_out as leave_one_out
@@ -45,8 +49,12 @@ from jaxsig._primitives import log_sigmoid as log_sigmoid
 from jaxsig._primitives import logit as logit
 from jaxsig._primitives import sigmoid as sigmoid
 from jaxsig._primitives import softplus as softplus
+from jaxsig._separation import PerfectSeparationWarning as PerfectSeparationWarning
+from jaxsig._separation import Separation as Separation
+from jaxsig._separation import separation as separation
 from jaxsig._solvers._driver import Best as Best
 from jaxsig._solvers._driver import FitState as FitState
+from jaxsig._summary import summary as summary
 from jaxsig._sweep import SweepResult as SweepResult
 from jaxsig._sweep import sweep as sweep
 from jaxsig._tune import TuneResult as TuneResult
@@ -58,16 +66,21 @@ _compilation_cache.enable()
 
 __all__ = [
     "Best",
+    "BootstrapResult",
     "ConvergenceWarning",
     "CrossValidation",
     "DegenerateDataWarning",
     "FitResult",
     "FitState",
     "GradientCheck",
+    "Inference",
     "Params",
     "PathResult",
+    "PerfectSeparationWarning",
+    "Separation",
     "SweepResult",
     "TuneResult",
+    "bootstrap",
     "check_gradients",
     "cross_validate",
     "decision_function",
@@ -75,6 +88,7 @@ __all__ = [
     "gradient",
     "held_out_loss",
     "hessian",
+    "inference",
     "influence",
     "init",
     "kfold",
@@ -88,10 +102,12 @@ __all__ = [
     "path",
     "predict",
     "predict_proba",
+    "separation",
     "shard_rows",
     "sigmoid",
     "softplus",
     "stratified_kfold",
+    "summary",
     "sweep",
     "tune_l2",
     "value_and_gradient",

@@ -233,6 +233,24 @@ def as_sample_weight(
     return v
 
 
+def as_offset(offset: ArrayLike | None, X: jax.Array, name: str = "offset") -> jax.Array | None:
+    """A known term added to every logit: finite, of shape (n,), in ``X``'s dtype (at least
+    float32)."""
+    if offset is None:
+        return None
+    _check_numeric(name, offset)
+    with concrete_scope(offset) as concrete:
+        o = jnp.asarray(offset)
+        if o.shape != (X.shape[0],):
+            raise ValueError(
+                f"{name} must have shape ({X.shape[0]},) to match X {X.shape}, got {o.shape}"
+            )
+        o = o.astype(jnp.promote_types(X.dtype, jnp.float32))
+        if concrete:
+            _check_finite(name, o)
+    return o
+
+
 def check_params(params: Params, X: jax.Array, y: jax.Array | None = None) -> None:
     """``params`` must be a `Params` whose ``w`` matches ``X``'s features and ``y``'s outputs."""
     if not isinstance(params, Params):
