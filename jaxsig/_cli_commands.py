@@ -18,10 +18,11 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import jaxsig
-from jaxsig import _budget, _degenerate, data, io, metrics
+from jaxsig import _budget, _degenerate, _summary, data, io, metrics
 from jaxsig import _cli_format as fmt
 from jaxsig._files import atomic_path
 
@@ -206,6 +207,60 @@ def _report(
     return metrics.report(y, proba, threshold=model.threshold)
 
 
+def _statistics(params, scaling, dataset, train) -> tuple[str, dict]:
+    """The summary table of a fit on the training rows, on the features' own scale (the
+    standardisation undone: ``w / scale``, ``b - sum(w mean / scale)``), and its numbers."""
+    w, b = np.asarray(params.w, np.float64), float(params.b)
+    if scaling is not None:
+        mean, scale = (np.asarray(a, np.float64) for a in (scaling.mean, scaling.scale))
+        w = w / scale
+        b = b - float(w @ mean)
+    X, y = dataset.X[train], dataset.y[train]
+    params = jaxsig.Params(jnp.asarray(w), jnp.asarray(b))  # the default float dtype
+    names = _summary.coefficient_names(X.shape[1], dataset.feature_names)
+    found = _summary.checked_separation(X, y, None, True, names)
+    inference = jax.device_get(jaxsig.inference(params, X, y))
+    table = _summary.format_summary(inference, names, cov_type="nonrobust", alpha=0.05, found=found)
+    unidentified = set(found.columns) if found.separated else set()
+    coefficients = {
+        name: {
+            field: (
+                None if j in unidentified and field != "coef" else float(getattr(inference, key)[j])
+            )
+            for field, key in (
+                ("coef", "coef"),
+                ("std_err", "se"),
+                ("z", "z"),
+                ("p_value", "p_value"),
+                ("ci_low", "ci_low"),
+                ("ci_high", "ci_high"),
+            )
+        }
+        for j, name in enumerate(names)
+    }
+    scalars = (
+        "log_likelihood",
+        "null_log_likelihood",
+        "deviance",
+        "null_deviance",
+        "aic",
+        "bic",
+        "pseudo_r2",
+        "lr_statistic",
+        "lr_p_value",
+        "df_model",
+        "nobs",
+    )
+    numbers = {name: float(getattr(inference, name)) for name in scalars}
+    return table, {
+        "summary": {
+            "coefficients": coefficients,
+            **numbers,
+            "separated": [names[j] for j in sorted(unidentified)],
+        }
+    }
+
+
 def fit(args: argparse.Namespace) -> Outcome:
     writable(args.output)
     if not 0 <= args.test_size < 1:
@@ -214,6 +269,13 @@ def fit(args: argparse.Namespace) -> Outcome:
         raise ValueError(f"--l1-ratio must be between 0 and 1, got {args.l1_ratio}")
     if not 0 < args.threshold < 1:
         raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.l2 is None:
+        args.l2 = 0.0 if args.summary else 1e-4
+    if args.summary and (args.l2 != 0 or args.l1_ratio != 0):
+        raise ValueError(
+            f"--summary needs an unpenalised fit (--l2 0), got --l2 {args.l2:g}: standard "
+            "errors and tests of a penalised estimate would not mean what they say"
+        )
     dataset = training_data(args)
     key = jax.random.key(args.seed)
     if args.test_size:
@@ -278,6 +340,10 @@ def fit(args: argparse.Namespace) -> Outcome:
         f"(l2={l2:g}, l1={l1:g}): {state} after {recorded['iterations']} epochs"
     )
     text = f"{summary}\n{fmt.metrics_table(columns)}\nmodel written to {args.output}"
+    statistics = {}
+    if args.summary:
+        table, statistics = _statistics(result.params, scaling, dataset, train)
+        text = f"{text}\n\n{table}"
     return Outcome(
         text,
         {
@@ -287,6 +353,7 @@ def fit(args: argparse.Namespace) -> Outcome:
             "classes": list(dataset.classes),
             "options": recorded,
             "metrics": columns,
+            **statistics,
         },
     )
 

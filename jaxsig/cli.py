@@ -149,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         "  jaxsig fit train.csv --target approved -o model.npz\n"
         "  jaxsig fit train.csv -t 0 --l2 0.1 --l1-ratio 0.5 -o sparse.npz   # elastic net, fista\n"
         "  jaxsig fit a9a.svm --solver lbfgs --test-size 0.2 --json -o a9a.npz\n"
+        "  jaxsig fit lbw.csv -t low --test-size 0 --summary -o lbw.npz   # statsmodels' table\n"
         "  jaxsig fit big.csv -t y --epochs 100 --checkpoint run.npz -o model.npz\n"
         "  jaxsig fit big.csv -t y --epochs 100 --resume run.npz --checkpoint run.npz -o model.npz",
     )
@@ -157,9 +158,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--l2",
         type=float,
-        default=1e-4,
+        default=None,
         metavar="A",
-        help="penalty strength on the mean loss: A/2 |w|^2 (default %(default)g; "
+        help="penalty strength on the mean loss: A/2 |w|^2 (default 1e-4, 0 with --summary; "
         "scikit-learn's C is 1 / (A n))",
     )
     fit.add_argument(
@@ -194,6 +195,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="STATE",
         help="continue the fit whose state --checkpoint wrote, for --epochs more epochs, bit "
         "for bit as one longer run: the data, split and options must be the same",
+    )
+    fit.add_argument(
+        "--summary",
+        action="store_true",
+        help="also print the statistics of the unpenalised fit on the training rows, on the "
+        "features' own scale: coef, std err, z, P>|z|, 95%% interval, likelihood, AIC, BIC, "
+        "the likelihood-ratio test (needs --l2 0, its default here); --json carries them",
     )
     _solver_options(fit, l1=True)
     _output_options(fit)

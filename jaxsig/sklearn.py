@@ -27,6 +27,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 import jaxsig
+from jaxsig import _summary
 
 _FLOATS = [np.float64, np.float32]
 
@@ -68,6 +69,12 @@ class LogisticClassifier(ClassifierMixin, BaseEstimator):
       coef_: (1, n_features), in the training data's floating dtype.
       intercept_: (1,).
       n_iter_: (1,) iterations run.
+      cov_, bse_: unpenalised fits only (``C=np.inf``, ``l1_ratio=0``): the inverse Fisher
+        information of ``(coef_, intercept_)``, intercept last (``jaxsig.inference``, with the
+        sample times class weights as frequency weights), and the standard errors, its
+        diagonal's square roots. Under (quasi-)complete separation (``jaxsig.separation``)
+        the coefficients without a finite estimate get infinite variance, with a
+        ``jaxsig.PerfectSeparationWarning``. A penalised fit has neither attribute.
       n_features_in_, feature_names_in_: scikit-learn's (the latter for data frames whose
         column names are all strings).
 
@@ -185,7 +192,31 @@ class LogisticClassifier(ClassifierMixin, BaseEstimator):
         self.coef_ = np.asarray(result.params.w, X.dtype).reshape(1, -1)
         self.intercept_ = np.asarray(result.params.b, X.dtype).reshape(1)
         self.n_iter_ = np.asarray(result.iterations, np.int32).reshape(1)
+        for name in ("cov_", "bse_"):
+            self.__dict__.pop(name, None)
+        if np.isinf(self.C) and self.l1_ratio == 0:
+            self._set_covariance(X, y01, weights, result.params)
         return self
+
+    def _set_covariance(self, X, y01, weights, params) -> None:
+        """``cov_`` and ``bse_`` of an unpenalised fit; infinite where separation leaves a
+        coefficient without a finite estimate."""
+        names = _summary.coefficient_names(X.shape[1], None, self.fit_intercept)
+        found = _summary.checked_separation(X, y01, weights, self.fit_intercept, names)
+        with jax.enable_x64(X.dtype == np.float64):
+            inference = jaxsig.inference(
+                params,
+                X,
+                y01.astype(X.dtype),
+                sample_weight=weights,
+                fit_intercept=self.fit_intercept,
+            )
+            cov = np.array(inference.cov, X.dtype)
+        if found.separated:
+            cov[list(found.columns), :] = np.inf
+            cov[:, list(found.columns)] = np.inf
+        self.cov_ = cov
+        self.bse_ = np.sqrt(np.diagonal(cov))
 
     def _weights(self, sample_weight, X: np.ndarray, y: np.ndarray, y01: np.ndarray):
         """Sample weights (ones by default) times class weights, in ``X``'s dtype."""

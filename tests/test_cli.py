@@ -547,3 +547,44 @@ def test_resume_refuses_other_options_and_files(folder, train_csv, capsys):
     assert run(*common, "--epochs", "3", "--resume", folder / "r.npz")[0] == 2
     assert "not a jaxsig state file (a model file)" in capsys.readouterr().err
     assert (folder / "r.npz").read_bytes() == model_before  # nothing was overwritten
+
+
+def test_fit_summary_is_the_unpenalised_inference_on_the_features_own_scale(folder):
+    rows = [[a, b, t] for a, b, _, t in synthetic_rows(300, seed=4)]
+    path = write_csv(folder / "numeric.csv", ["x1", "x2", "label"], rows)
+    status, out = run(
+        "fit",
+        path,
+        "-t",
+        "label",
+        "--test-size",
+        "0",
+        "--summary",
+        "--json",
+        "-o",
+        folder / "summary.npz",
+    )
+    assert status == 0
+    summary = json.loads(out)["summary"]
+    X = np.array([[float(a), float(b)] for a, b, _ in rows])
+    y = np.array([t == "yes" for *_, t in rows], float)
+    params = jaxsig.fit(X, y, solver="newton", tol=1e-6, epochs=100).params
+    expected = jaxsig.inference(params, X, y)
+    for j, name in enumerate(["x1", "x2", "intercept"]):
+        got = summary["coefficients"][name]
+        np.testing.assert_allclose(
+            [got["coef"], got["std_err"], got["p_value"]],
+            [expected.coef[j], expected.se[j], expected.p_value[j]],
+            rtol=2e-3,
+        )
+    np.testing.assert_allclose(summary["aic"], expected.aic, rtol=1e-4)
+    status, text = run("fit", path, "-t", "label", "--summary", "-o", folder / "summary.npz")
+    assert status == 0 and "std err" in text and "P>|z|" in text and "x2" in text
+
+
+def test_fit_summary_refuses_a_penalty(folder, train_csv, capsys):
+    status, _ = run(
+        "fit", train_csv, "-t", "label", "--summary", "--l2", "0.1", "-o", folder / "summary.npz"
+    )
+    assert status == 2
+    assert "--summary needs an unpenalised fit" in capsys.readouterr().err

@@ -4,6 +4,7 @@ labels of any type, weights, pipelines and model selection, pickling."""
 import pickle
 import subprocess
 import sys
+import warnings
 
 import jax
 import numpy as np
@@ -21,9 +22,13 @@ from jaxsig._solvers import _driver
 from jaxsig.sklearn import LogisticClassifier
 
 
-@parametrize_with_checks([LogisticClassifier()])
+@parametrize_with_checks([LogisticClassifier(), LogisticClassifier(C=np.inf)])
 def test_scikit_learn_estimator_checks(estimator, check):
-    check(estimator)
+    with warnings.catch_warnings():
+        if np.isinf(estimator.C):  # the checks' data are separable: no unpenalised optimum
+            warnings.simplefilter("ignore", jaxsig.DegenerateDataWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
 
 
 def test_hyperparameters_are_validated_by_scikit_learn_rules():
@@ -266,3 +271,34 @@ def test_a_new_C_tol_or_weights_do_not_recompile(cancer):
     )
     LogisticClassifier(C=0.2, fit_intercept=False).fit(X, y)
     assert _driver.run._cache_size() == compiled
+
+
+def test_unpenalised_fit_exposes_statsmodels_standard_errors():
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = np.where(rng.uniform(size=200) < 1 / (1 + np.exp(-(X @ [1.0, -1.0, 0.5]))), "b", "a")
+    weights = rng.integers(1, 3, 200).astype(float)
+    model = LogisticClassifier(C=np.inf, tol=1e-10).fit(X, y, sample_weight=weights)
+    res = sm.GLM(
+        (y == "b").astype(float),
+        sm.add_constant(X),
+        family=sm.families.Binomial(),
+        freq_weights=weights,
+    ).fit(tol=1e-14)
+    np.testing.assert_allclose(model.bse_, np.roll(res.bse, -1), rtol=1e-6)
+    np.testing.assert_allclose(
+        model.cov_, np.roll(np.roll(res.cov_params(), -1, 0), -1, 1), rtol=1e-5
+    )
+    assert not hasattr(LogisticClassifier().fit(X, y), "bse_")
+
+
+def test_separated_coefficients_get_infinite_standard_errors():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 2))
+    y = (rng.uniform(size=60) < 0.5).astype(int)
+    X[:, 1] = 0.0
+    X[np.nonzero(y)[0][::2], 1] = 1.0  # quasi-complete separation by column 1
+    with pytest.warns(jaxsig.PerfectSeparationWarning, match="'x1'"):
+        model = LogisticClassifier(C=np.inf).fit(X, y)
+    assert np.isinf(model.bse_[1]) and np.all(np.isfinite(model.bse_[[0, 2]]))
