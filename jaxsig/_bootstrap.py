@@ -3,6 +3,7 @@ compiled call; percentile and BCa intervals."""
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -100,7 +101,9 @@ def bootstrap(
     all of them run in one vmapped, compiled call (``solver``, ``epochs``, ``tol`` as in `fit`;
     ``tol`` defaults to 1e-10 in float64 and 1e-5 in float32). ``l2 > 0`` bootstraps the
     penalised estimate, whose Wald intervals `inference` refuses. The BCa acceleration comes
-    from the empirical influence values (the infinitesimal jackknife), not n refits.
+    from the empirical influence values (the infinitesimal jackknife), not n refits. Every
+    replicate counts, converged or not (``converged`` says which did). One compiled program
+    per data shape, ``n_resamples`` and option set.
     """
     setup = _setup.prepare(X, y, sample_weight, None, fit_intercept, None)
     if setup.y.ndim != 1:
@@ -112,19 +115,37 @@ def bootstrap(
         raise ValueError("alpha must be below 1 (the interval's level is 1 - alpha)")
     _setup.check_penalty("l2", l2, setup.X.shape[1])
     key = _setup.as_key(key)
-    Xw, yw = setup.X, setup.y
-    n = Xw.shape[0]
-    work = Xw.dtype
+    work = setup.X.dtype
     tol = (1e-10 if work == jnp.float64 else 1e-5) if tol is None else tol
-    base = jnp.ones(n, work) if setup.v is None else setup.v.astype(work)
-    counts = jax.vmap(lambda k: jnp.zeros(n, work).at[jax.random.randint(k, (n,), 0, n)].add(1))(
+    check.check_hyperparameter("tol", tol)
+    base = jnp.ones(setup.X.shape[0], work) if setup.v is None else setup.v.astype(work)
+    return _resampled(
+        setup.X,
+        setup.y,
+        base,
+        key,
+        jnp.asarray(l2, work),
+        jnp.asarray(alpha, work),
+        jnp.asarray(tol, work),
+        n_resamples=n_resamples,
+        fit_intercept=fit_intercept,
+        solver=solver,
+        epochs=epochs,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("n_resamples", "fit_intercept", "solver", "epochs"))
+def _resampled(X, y, base, key, l2, alpha, tol, *, n_resamples, fit_intercept, solver, epochs):
+    """Every resample's fit and the intervals, as one compiled program."""
+    n = X.shape[0]
+    counts = jax.vmap(lambda k: jnp.zeros(n, X.dtype).at[jax.random.randint(k, (n,), 0, n)].add(1))(
         jax.random.split(key, n_resamples)
     )
 
     def one(v):
         result = fit(
-            Xw,
-            yw,
+            X,
+            y,
             solver=solver,
             epochs=epochs,
             tol=tol,
@@ -136,7 +157,7 @@ def bootstrap(
 
     estimate, _ = one(base)
     replicates, converged = jax.vmap(one)(counts * base)
-    acceleration = _acceleration(estimate, Xw, yw, base, jnp.asarray(l2, work), fit_intercept)
+    acceleration = _acceleration(estimate, X, y, base, l2, fit_intercept)
     low, high = (jnp.quantile(replicates, q, axis=0) for q in (alpha / 2, 1 - alpha / 2))
     bca_low, bca_high, bias = _bca(replicates, estimate, acceleration, alpha)
     return BootstrapResult(

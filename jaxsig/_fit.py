@@ -85,7 +85,9 @@ def fit(
     learning_rate: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
     l1: ArrayLike | None = None,
+    penalty_factor: ArrayLike | None = None,
     sample_weight: ArrayLike | None = None,
+    offset: ArrayLike | None = None,
     class_weight: str | Mapping[int, float] | None = None,
     fit_intercept: bool = True,
     optimizer: Optimizer | None = None,
@@ -122,9 +124,15 @@ def fit(
       learning_rate: step size for ``gd`` and ``sgd`` (default 0.01, the tutorial's), the first
         trial step with ``line_search``; traced. With a ready optax transformation it must be
         None. The other solvers choose their own steps.
+      penalty_factor: one non-negative factor per feature (d,), traced, multiplying both
+        penalties, ``l2 * penalty_factor`` and ``l1 * penalty_factor`` (glmnet's
+        ``penalty.factor``, not rescaled): 0 leaves a coefficient unpenalised.
       l2, l1: penalty strengths, each a scalar or one per feature (d,), traced; ``l1`` needs
         ``solver="fista"``.
       sample_weight: non-negative row weights, (n,), traced.
+      offset: a known term added to every logit, ``z = X w + b + offset``, (n,), traced
+        (exposure or a prior model's logits; statsmodels' and R's ``offset``). Predict with
+        the same term: ``predict_proba(params, X, offset=...)``.
       class_weight: ``"balanced"`` (``n / (2 n_c)``, as scikit-learn) or ``{0: a, 1: b}``.
       fit_intercept: False pins ``b`` at 0, also when ``params`` are given (traced: no
         recompilation, and ``vmap`` over it works).
@@ -182,13 +190,17 @@ def fit(
     setup_.check_options(
         solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
     )
-    setup = setup_.prepare(X, y, sample_weight, class_weight, fit_intercept, params)
+    setup = setup_.prepare(X, y, sample_weight, class_weight, fit_intercept, params, offset)
     d = setup.X.shape[1]
     learning_rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
     check.check_hyperparameter("learning_rate", learning_rate, positive=True)
     setup_.check_penalty("l2", l2, d)
     l1 = 0.0 if l1 is None else l1
     setup_.check_penalty("l1", l1, d)
+    setup_.check_penalty_factor(penalty_factor, d)
+    if penalty_factor is not None:
+        factor = jnp.asarray(penalty_factor, setup.X.dtype)
+        l2, l1 = jnp.asarray(l2, factor.dtype) * factor, jnp.asarray(l1, factor.dtype) * factor
     if tol is not None:
         check.check_hyperparameter("tol", tol)
     watch, train = None, None

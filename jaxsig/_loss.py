@@ -80,10 +80,13 @@ def row_weights(params: Params, X: jax.Array, sample_weight: ArrayLike | None) -
 
 
 @jax.jit
-def weighted_objective(params: Params, X: ArrayLike, y: ArrayLike, u: ArrayLike, l2: ArrayLike):
+def weighted_objective(
+    params: Params, X: ArrayLike, y: ArrayLike, u: ArrayLike, l2: ArrayLike, offset=0.0
+):
     """``sum_j sum_i u_i loss(z_ij, y_ij) + (l2 / 2) |w|^2`` with the row weights ``u`` as given
-    (solvers pass normalised, or for mini-batches unbiased, weights)."""
-    losses = logistic_loss(logits(params, X), y)
+    (solvers pass normalised, or for mini-batches unbiased, weights); ``z = X w + b + offset``."""
+    z = logits(params, X)
+    losses = logistic_loss(z + _column(offset, z), y)
     if losses.ndim == 1:
         losses = losses[:, None]
     return jnp.sum(jnp.asarray(u, losses.dtype) @ losses) + ridge(l2, params.w)
@@ -97,16 +100,25 @@ def objective(
     *,
     l2: ArrayLike = 0.0,
     sample_weight: ArrayLike | None = None,
+    offset: ArrayLike | None = None,
 ) -> jax.Array:
     """Regularised training objective, summed over output columns.
 
     .. math::
 
         J(w, b) = \\sum_j \\frac{\\sum_i v_i \\ell(z_{ij}, y_{ij})}{\\sum_i v_i}
-                  + \\frac{1}{2} \\sum_k l_{2,k} w_k^2, \\qquad z = X w + b,
+                  + \\frac{1}{2} \\sum_k l_{2,k} w_k^2, \\qquad z = X w + b + o,
 
-    with ``v = 1`` when ``sample_weight`` is None; ``l2`` is one strength or one per feature
-    (d,); the intercept is not penalised. Unchecked: use it inside your own ``jit`` code.
+    with ``v = 1`` when ``sample_weight`` is None and ``o`` the ``offset`` (n,), 0 when None;
+    ``l2`` is one strength or one per feature (d,); the intercept is not penalised. Unchecked:
+    use it inside your own ``jit`` code.
     """
     X = jnp.asarray(X)
-    return weighted_objective(params, X, y, row_weights(params, X, sample_weight), l2)
+    u = row_weights(params, X, sample_weight)
+    return weighted_objective(params, X, y, u, l2, 0.0 if offset is None else offset)
+
+
+def _column(offset: ArrayLike, z: jax.Array) -> jax.Array:
+    """``offset`` (a scalar or (n,)) shaped to add to logits of shape (n,) or (n, k)."""
+    offset = jnp.asarray(offset, z.dtype)
+    return offset[:, None] if offset.ndim == 1 and z.ndim == 2 else offset

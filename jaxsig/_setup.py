@@ -93,6 +93,12 @@ def check_penalty(name: str, value, n_features: int) -> None:
     check.check_hyperparameter(name, value, shapes=((), (n_features,)))
 
 
+def check_penalty_factor(value, n_features: int) -> None:
+    """Per-coefficient penalty factors: one per feature, finite and non-negative."""
+    if value is not None:
+        check.check_hyperparameter("penalty_factor", value, shapes=((n_features,),))
+
+
 def _class_weights(class_weight, y: jax.Array) -> np.ndarray | None:
     """Per-row weights from ``"balanced"`` (n / (2 n_c), as scikit-learn) or ``{0: a, 1: b}``."""
     if class_weight is None:
@@ -126,9 +132,10 @@ class Setup(NamedTuple):
     params: Params  # the start, intercept pinned at 0 when it is off
     intercept: jax.Array  # 1.0 or 0.0
     dtype: jnp.dtype  # the input's dtype, for the returned parameters
+    offset: jax.Array | None = None  # added to every logit, (n,)
 
 
-def prepare(X, y, sample_weight, class_weight, fit_intercept, params) -> Setup:
+def prepare(X, y, sample_weight, class_weight, fit_intercept, params, offset=None) -> Setup:
     """Validates data, weights and the start; half precisions move to float32: 1 / n and small
     weights would be subnormal (flushed to zero on XLA:CPU) and LAPACK has no half-precision
     Cholesky or eigensolver."""
@@ -146,7 +153,15 @@ def prepare(X, y, sample_weight, class_weight, fit_intercept, params) -> Setup:
     intercept = jnp.asarray(fit_intercept, work)
     params = jax.tree.map(lambda a: jnp.asarray(a, work), params)
     params = params._replace(b=params.b * intercept)
-    return Setup(X.astype(work), y.astype(work), v, params, intercept, X.dtype)
+    offset = check.as_offset(offset, X)
+    return Setup(X.astype(work), y.astype(work), v, params, intercept, X.dtype, offset)
+
+
+def offset_of(setup: Setup) -> jax.Array:
+    """The setup's offset, zeros without one."""
+    if setup.offset is None:
+        return jnp.zeros(setup.X.shape[0], setup.X.dtype)
+    return setup.offset.astype(setup.X.dtype)
 
 
 def as_problem(setup: Setup, learning_rate, l1, l2, key: jax.Array, v=None) -> Problem:
@@ -160,6 +175,7 @@ def as_problem(setup: Setup, learning_rate, l1, l2, key: jax.Array, v=None) -> P
         *(jnp.asarray(h, work) for h in (learning_rate, l1, l2)),
         setup.intercept,
         key,
+        offset_of(setup),
     )
 
 
@@ -188,9 +204,15 @@ def as_watch(validation, setup: Setup, patience, min_delta) -> tuple[Watch, jax.
                 f"validation y has shape {y_val.shape} but y has {setup.y.shape}: the outputs "
                 "must agree"
             )
+        if setup.offset is not None:
+            raise ValueError(
+                "with an offset, validation must be a (n,) 0/1 mask of held-out training rows, "
+                "whose offsets are known; separate (X, y) rows have none"
+            )
         weight = validation[2] if len(validation) == 3 else None
         v_val = check.as_sample_weight(weight, X_val, "validation sample_weight")
         X_val, y_val, train = X_val.astype(work), y_val.astype(work), None
+        offset_val = jnp.zeros(X_val.shape[0], work)
     else:
         mask = check.as_sample_weight(validation, setup.X, "validation")
         with check.concrete_scope(mask, setup.v) as concrete:
@@ -199,10 +221,15 @@ def as_watch(validation, setup: Setup, patience, min_delta) -> tuple[Watch, jax.
             v_val, train = base * held, base * (1 - held)
             if concrete and float(jnp.sum(train)) <= 0:
                 raise ValueError("validation holds out every row: none is left to train on")
-        X_val, y_val = setup.X, setup.y
+        X_val, y_val, offset_val = setup.X, setup.y, offset_of(setup)
     u_val = row_weights(setup.params, X_val, v_val)
     return Watch(
-        X_val, y_val, u_val, jnp.asarray(patience, jnp.int32), jnp.asarray(min_delta, work)
+        X_val,
+        y_val,
+        u_val,
+        jnp.asarray(patience, jnp.int32),
+        jnp.asarray(min_delta, work),
+        offset_val,
     ), train
 
 

@@ -121,8 +121,8 @@ def _check_folds(folds: ArrayLike, y: jax.Array) -> np.ndarray:
     return ids
 
 
-def _metrics(params: Params, X, y, weight, threshold) -> dict[str, jax.Array]:
-    z = logits(params, X)
+def _metrics(params: Params, X, y, weight, threshold, offset) -> dict[str, jax.Array]:
+    z = logits(params, X) + offset
     total = jnp.sum(weight)
     predicted = jax.nn.sigmoid(z) > threshold
     return {
@@ -141,6 +141,8 @@ class _Shared(NamedTuple):
     intercept: jax.Array
     params: Params
     tol: jax.Array
+    offset: jax.Array
+    penalty_factor: jax.Array | None  # (d,) multiplying each point's l1 and l2
 
 
 def _problem(shared: _Shared, point: dict) -> Problem:
@@ -153,10 +155,13 @@ def _problem(shared: _Shared, point: dict) -> Problem:
         shared.y,
         train / jnp.sum(train),
         point["learning_rate"],
-        point["l1"],
-        point["l2"],
+        *(
+            point[name] if shared.penalty_factor is None else point[name] * shared.penalty_factor
+            for name in ("l1", "l2")
+        ),
         shared.intercept,
         jax.random.key(point["seed"]),
+        shared.offset,
     )
 
 
@@ -168,7 +173,7 @@ def _held_out(shared: _Shared, point: dict) -> jax.Array:
 
 # Per-point problems share X, y, the intercept switch; row weights and hyperparameters vary.
 # Held-out rows for early stopping are shared too.
-POINT_AXES = Problem(None, None, 0, 0, 0, 0, None, 0)
+POINT_AXES = Problem(None, None, 0, 0, 0, 0, None, 0, None)
 _AXES = _driver.Axes(POINT_AXES, None)
 
 
@@ -201,7 +206,7 @@ def _outcome(
 
     def measured(p, point):
         weight = shared.v * _held_out(shared, point)
-        return _metrics(p, shared.X, shared.y, weight, point["threshold"])
+        return _metrics(p, shared.X, shared.y, weight, point["threshold"], shared.offset)
 
     return params, run, jax.vmap(measured)(params, point)
 
@@ -299,11 +304,13 @@ def sweep(
     learning_rate: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
     l1: ArrayLike | None = None,
+    penalty_factor: ArrayLike | None = None,
     seed: ArrayLike = 0,
     threshold: ArrayLike = 0.5,
     folds: ArrayLike | None = None,
     grid: bool = True,
     sample_weight: ArrayLike | None = None,
+    offset: ArrayLike | None = None,
     class_weight: str | Mapping[int, float] | None = None,
     fit_intercept: bool = True,
     optimizer: Optimizer | None = None,
@@ -327,9 +334,10 @@ def sweep(
     them (sequences of one length; scalars broadcast). With ``folds`` (fold numbers from
     `kfold` or `stratified_kfold`) every point is also fitted once per fold (folds vary
     fastest), held-out rows weighted 0, and ``metrics`` are measured on the held-out rows. The
-    other arguments are `fit`'s, ``validation`` included: each point stops early at its own
-    best inside the one compiled call. The options and the number of points are static, the
-    values traced: another sweep of the same size reuses the compiled program.
+    other arguments are `fit`'s, ``validation``, ``offset`` and ``penalty_factor`` included:
+    each point stops early at its own best inside the one compiled call. The options and the
+    number of points are static, the values traced: another sweep of the same size reuses the
+    compiled program.
 
     ``mesh`` shards the points over ``mesh_axis`` (default: the mesh's first axis), whose size
     must divide the number of points. ``progress`` shows a bar over epochs as in `fit` (the
@@ -344,11 +352,12 @@ def sweep(
     _setup.check_options(
         solver, optimizer, learning_rate, l1, tol, gradient, line_search, batch_size, epochs
     )
-    setup = _setup.prepare(X, y, sample_weight, class_weight, fit_intercept, params)
+    setup = _setup.prepare(X, y, sample_weight, class_weight, fit_intercept, params, offset)
     if setup.y.ndim != 1:
         raise ValueError(f"sweep needs one label column, got y of shape {setup.y.shape}")
     if tol is not None:
         check.check_hyperparameter("tol", tol)
+    _setup.check_penalty_factor(penalty_factor, setup.X.shape[1])
     axes = {
         "learning_rate": check.as_sweep_axis(
             "learning_rate",
@@ -383,6 +392,8 @@ def sweep(
         setup.intercept,
         setup.params,
         jnp.asarray(0.0 if tol is None else tol, work),
+        _setup.offset_of(setup),
+        None if penalty_factor is None else jnp.asarray(penalty_factor, work),
     )
     stacked = {
         name: jnp.asarray(values, jnp.int32 if name in ("seed", "fold") else work)

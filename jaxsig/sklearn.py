@@ -131,8 +131,11 @@ class LogisticClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         return tags
 
-    def fit(self, X, y, sample_weight=None) -> LogisticClassifier:
-        """Fits the model; ``y`` holds any two labels, ``sample_weight`` non-negative weights."""
+    def fit(self, X, y, sample_weight=None, offset=None) -> LogisticClassifier:
+        """Fits the model; ``y`` holds any two labels, ``sample_weight`` non-negative weights,
+        ``offset`` (n,) a known term added to every logit (fit metadata: inside a pipeline or
+        a search, request it with ``set_fit_request(offset=True)``; give the same term to
+        ``predict_proba``)."""
         self._validate_params()
         if self.l1_ratio > 0 and self.solver != "fista":
             raise ValueError(
@@ -170,6 +173,7 @@ class LogisticClassifier(ClassifierMixin, BaseEstimator):
                         l2=(1 - self.l1_ratio) * strength,
                         l1=self.l1_ratio * strength if self.solver == "fista" else None,
                         sample_weight=weights,
+                        offset=self._offset(offset, X),
                         fit_intercept=self.fit_intercept,
                     )
                 )
@@ -195,10 +199,21 @@ class LogisticClassifier(ClassifierMixin, BaseEstimator):
         for name in ("cov_", "bse_"):
             self.__dict__.pop(name, None)
         if np.isinf(self.C) and self.l1_ratio == 0:
-            self._set_covariance(X, y01, weights, result.params)
+            self._set_covariance(X, y01, weights, result.params, self._offset(offset, X))
         return self
 
-    def _set_covariance(self, X, y01, weights, params) -> None:
+    @staticmethod
+    def _offset(offset, X: np.ndarray) -> np.ndarray | None:
+        if offset is None:
+            return None
+        offset = check_array(offset, ensure_2d=False, dtype=X.dtype, input_name="offset")
+        if offset.shape != (X.shape[0],):
+            raise ValueError(
+                f"offset must have shape ({X.shape[0]},) to match X, got {offset.shape}"
+            )
+        return offset
+
+    def _set_covariance(self, X, y01, weights, params, offset) -> None:
         """``cov_`` and ``bse_`` of an unpenalised fit; infinite where separation leaves a
         coefficient without a finite estimate."""
         names = _summary.coefficient_names(X.shape[1], None, self.fit_intercept)
@@ -209,6 +224,7 @@ class LogisticClassifier(ClassifierMixin, BaseEstimator):
                 X,
                 y01.astype(X.dtype),
                 sample_weight=weights,
+                offset=offset,
                 fit_intercept=self.fit_intercept,
             )
             cov = np.array(inference.cov, X.dtype)
@@ -239,24 +255,25 @@ class LogisticClassifier(ClassifierMixin, BaseEstimator):
         )
         return weights * per_class[y01].astype(X.dtype)
 
-    def decision_function(self, X) -> np.ndarray:
-        """Logits ``X w + b`` of the positive class ``classes_[1]``, (n,)."""
+    def decision_function(self, X, offset=None) -> np.ndarray:
+        """Logits ``X w + b (+ offset)`` of the positive class ``classes_[1]``, (n,)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOATS, reset=False)
-        return X @ self.coef_[0] + self.intercept_[0]
+        z = X @ self.coef_[0] + self.intercept_[0]
+        return z if offset is None else z + self._offset(offset, X)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, offset=None) -> np.ndarray:
         """Probabilities of ``classes_``, (n, 2): ``[sigmoid(-z), sigmoid(z)]``.
 
         The first column is ``sigmoid(-z)``, not ``1 - sigmoid(z)``, which would lose every
         digit once ``sigmoid(z)`` rounds to 1.
         """
-        z = self.decision_function(X)
+        z = self.decision_function(X, offset)
         return np.stack([expit(-z), expit(z)], axis=1)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, offset=None) -> np.ndarray:
         """``classes_[1]`` where the logit is positive, else ``classes_[0]``."""
-        positive = self.decision_function(X) > 0
+        positive = self.decision_function(X, offset) > 0
         return self.classes_[positive.astype(np.intp)]
 
 

@@ -115,7 +115,9 @@ def test_damped_direction_descends_on_a_singular_hessian():
     g = np.array([1.0, 1.0, -0.5], DTYPE)
     d = np.asarray(direction(h, g), np.float64)
     assert np.all(np.isfinite(d)) and d @ g < 0
-    np.testing.assert_allclose(d[0], d[1], rtol=1e-6)  # nothing along the null space (1, -1)
+    # Nothing along the null space (1, -1): the damped solve, of condition ~ 1/sqrt(eps), keeps
+    # the symmetry to about sqrt(eps) (4.7e-5 measured in float32 on some machines).
+    np.testing.assert_allclose(d[0], d[1], rtol=1e-6 if jax.config.jax_enable_x64 else 1e-3)
     d = np.asarray(direction(np.zeros((3, 3), DTYPE), g), np.float64)  # curvature vanished
     assert np.all(np.isfinite(d)) and d @ g < 0
     regular = np.array([[2.0, 0.5], [0.5, 1.0]], DTYPE)

@@ -29,7 +29,8 @@ class Problem(NamedTuple):
     ``u`` are row weights, used as given: they sum to one (for mini-batches, in expectation).
     ``intercept`` is 1 to fit ``b`` and 0 to pin it at 0 (traced: switching never recompiles).
     The penalty is ``sum_k l1_k |w_k| + (l2_k / 2) w_k^2``, each strength a scalar or one per
-    feature; ``key`` drives stochastic solvers.
+    feature; ``key`` drives stochastic solvers; ``offset`` (n,) is a known term added to every
+    logit (zeros without one).
     """
 
     X: jax.Array
@@ -40,6 +41,7 @@ class Problem(NamedTuple):
     l2: jax.Array
     intercept: jax.Array
     key: jax.Array
+    offset: jax.Array
 
 
 class Solver(NamedTuple):
@@ -64,7 +66,9 @@ def effective(problem: Problem, params: Params) -> Params:
 
 def smooth_value(problem: Problem, params: Params) -> jax.Array:
     """The differentiable part: weighted mean loss + (l2 / 2) |w|^2."""
-    return _objective.value(effective(problem, params), problem.X, problem.y, problem.u, problem.l2)
+    return _objective.value(
+        effective(problem, params), problem.X, problem.y, problem.u, problem.l2, problem.offset
+    )
 
 
 def smooth_value_and_grad(
@@ -73,7 +77,7 @@ def smooth_value_and_grad(
     """Smooth value and gradient; the intercept's gradient is zero when it is off."""
     if closed_form:
         value, grad = _objective.value_and_gradient(
-            effective(problem, params), problem.X, problem.y, problem.u, problem.l2
+            effective(problem, params), problem.X, problem.y, problem.u, problem.l2, problem.offset
         )
         return value, Params(grad.w, grad.b * problem.intercept)
     return jax.value_and_grad(lambda p: smooth_value(problem, p))(params)
@@ -120,9 +124,9 @@ def varying_like(tree, *references):
 
 
 def logits(problem: Problem, params: Params) -> jax.Array:
-    """``X w + b`` with the intercept switch applied."""
+    """``X w + b + offset`` with the intercept switch applied."""
     p = effective(problem, params)
-    return problem.X @ p.w + p.b
+    return problem.X @ p.w + p.b + problem.offset
 
 
 class Evaluation(NamedTuple):

@@ -26,18 +26,20 @@ from jaxsig._solvers._base import Problem, Solver, model_params, smooth_value, v
 
 class Watch(NamedTuple):
     """Held-out rows for early stopping: their features, labels and normalised weights, the
-    patience in epochs and the least improvement that counts. Traced, except for shapes."""
+    patience in epochs, the least improvement that counts and the rows' offsets. Traced,
+    except for shapes."""
 
     X: jax.Array
     y: jax.Array
     u: jax.Array
     patience: jax.Array
     min_delta: jax.Array
+    offset: jax.Array
 
 
 def held_out_loss(watch: Watch, params: Params) -> jax.Array:
     """Weighted mean logistic loss on the held-out rows (no penalty)."""
-    z = watch.X @ params.w + params.b
+    z = watch.X @ params.w + params.b + watch.offset
     return jnp.sum(watch.u * _objective.loss(z, watch.y))
 
 
@@ -401,7 +403,8 @@ def solve(
 # Several output columns: the problems share X and the row weights; labels lead with the
 # column axis after `columns_first`.
 COLUMN_AXES = Axes(
-    Problem(None, 0, None, None, None, None, None, None), Watch(None, 0, None, None, None)
+    Problem(None, 0, None, None, None, None, None, None, None),
+    Watch(None, 0, None, None, None, None),
 )
 
 

@@ -46,19 +46,19 @@ def _flat(p: Params) -> jax.Array:
     return jnp.append(p.w, p.b)
 
 
-def _condition(params: Params, m: jax.Array, X, y, u, l2, l1, intercept) -> jax.Array:
+def _condition(params: Params, m: jax.Array, X, y, u, l2, l1, intercept, offset) -> jax.Array:
     """``F(theta, h)``, flattened with the intercept last."""
     effective = Params(params.w, params.b * intercept)
-    z = X @ effective.w + effective.b
+    z = X @ effective.w + effective.b + offset
     g = _objective.gradient_at(z, effective, X, y, u, l2)
     subgradient = jnp.append(g.w + per_feature(l1, params.w) * jnp.sign(params.w), g.b)
     return m * subgradient + (1 - m) * _flat(params)
 
 
-def _hessian_times(params: Params, m, X, u, l2, intercept):
+def _hessian_times(params: Params, m, X, u, l2, intercept, offset):
     """``v -> J v`` with ``J = M H M + (I - M)``, one pass over ``X`` each way."""
     effective = Params(params.w, params.b * intercept)
-    c = u * _objective.curvature(X @ effective.w + effective.b)
+    c = u * _objective.curvature(X @ effective.w + effective.b + offset)
     l2 = jnp.broadcast_to(l2, params.w.shape)
 
     def matvec(v):
@@ -71,14 +71,14 @@ def _hessian_times(params: Params, m, X, u, l2, intercept):
     return matvec, m * diagonal + (1 - m)
 
 
-def _solver(params: Params, m, X, u, l2, intercept):
+def _solver(params: Params, m, X, u, l2, intercept, offset):
     """``b -> J^{-1} b`` for `lax.custom_linear_solve`."""
     d = X.shape[1]
     if d <= DENSE_MAX_FEATURES:
-        h = _objective.hessian(Params(params.w, params.b * intercept), X, u, l2)
+        h = _objective.hessian(Params(params.w, params.b * intercept), X, u, l2, offset)
         factor = cho_factor(h * jnp.outer(m, m) + jnp.diag(1 - m))
         return lambda _, b: cho_solve(factor, b)
-    matvec, diagonal = _hessian_times(params, m, X, u, l2, intercept)
+    matvec, diagonal = _hessian_times(params, m, X, u, l2, intercept, offset)
     tol = jnp.sqrt(jnp.finfo(X.dtype).eps) * jnp.finfo(X.dtype).eps ** 0.25  # eps^(3/4)
 
     def conjugate_gradients(_, b):
@@ -91,23 +91,23 @@ def _solver(params: Params, m, X, u, l2, intercept):
 
 
 @jax.custom_jvp
-def _optimum(params: Params, X, y, u, l2, l1, intercept) -> Params:
+def _optimum(params: Params, X, y, u, l2, l1, intercept, offset) -> Params:
     return params
 
 
 @_optimum.defjvp
 def _optimum_jvp(primals, tangents):
-    params, X, y, u, l2, l1, intercept = primals
-    _, dX, dy, du, dl2, dl1, _ = tangents
+    params, X, y, u, l2, l1, intercept, offset = primals
+    _, dX, dy, du, dl2, dl1, _, doffset = tangents
     m = _free(params, l1, intercept)
 
-    def condition(X, y, u, l2, l1):
-        return _condition(params, m, X, y, u, l2, l1, intercept)
+    def condition(X, y, u, l2, l1, offset):
+        return _condition(params, m, X, y, u, l2, l1, intercept, offset)
 
-    _, rhs = jax.jvp(condition, (X, y, u, l2, l1), (dX, dy, du, dl2, dl1))
-    matvec, _ = _hessian_times(params, m, X, u, l2, intercept)
+    _, rhs = jax.jvp(condition, (X, y, u, l2, l1, offset), (dX, dy, du, dl2, dl1, doffset))
+    matvec, _ = _hessian_times(params, m, X, u, l2, intercept, offset)
     solution = jax.lax.custom_linear_solve(
-        matvec, -rhs, _solver(params, m, X, u, l2, intercept), symmetric=True
+        matvec, -rhs, _solver(params, m, X, u, l2, intercept, offset), symmetric=True
     )
     return params, Params(solution[:-1], solution[-1])
 
@@ -116,10 +116,11 @@ def optimum(params: Params, problem: Problem) -> Params:
     """``params`` (an optimum of ``problem``), whose derivatives with respect to the problem's
     data and penalties are the optimum's. Several output columns (``y`` (n, k), ``w`` (d, k))
     are independent problems."""
+    data = (problem.X, problem.y, problem.u, problem.l2, problem.l1, problem.intercept)
     if problem.y.ndim == 1:
-        return _optimum(
-            params, problem.X, problem.y, problem.u, problem.l2, problem.l1, problem.intercept
-        )
+        return _optimum(params, *data, problem.offset)
     return jax.vmap(
-        _optimum, in_axes=(Params(1, 0), None, 1, None, None, None, None), out_axes=Params(1, 0)
-    )(params, problem.X, problem.y, problem.u, problem.l2, problem.l1, problem.intercept)
+        _optimum,
+        in_axes=(Params(1, 0), None, 1, None, None, None, None, None),
+        out_axes=Params(1, 0),
+    )(params, *data, problem.offset)

@@ -82,19 +82,22 @@ def gradient_at(
     return Params(r @ X + per_feature(l2, params.w) * params.w, jnp.sum(r))
 
 
-def value(params: Params, X: jax.Array, y: jax.Array, u: jax.Array, l2: jax.Array) -> jax.Array:
-    """`value_at` the parameters' logits, for one output column."""
-    return value_at(logits(params, X), params.w, y, u, l2)
+def value(
+    params: Params, X: jax.Array, y: jax.Array, u: jax.Array, l2: jax.Array, offset=0.0
+) -> jax.Array:
+    """`value_at` the parameters' logits (plus ``offset``), for one output column."""
+    return value_at(logits(params, X) + offset, params.w, y, u, l2)
 
 
 def value_and_gradient(
-    params: Params, X: jax.Array, y: jax.Array, u: jax.Array, l2: jax.Array
+    params: Params, X: jax.Array, y: jax.Array, u: jax.Array, l2: jax.Array, offset=0.0
 ) -> tuple[jax.Array, Params]:
-    """Value and gradient from one evaluation of the logits."""
-    z = logits(params, X)
+    """Value and gradient from one evaluation of the logits (plus ``offset``)."""
+    z = logits(params, X) + offset
     return value_at(z, params.w, y, u, l2), gradient_at(z, params, X, y, u, l2)
 
 
-def hessian(params: Params, X: jax.Array, u: jax.Array, l2: jax.Array) -> jax.Array:
-    """``[X 1]^T diag(u sigma') [X 1] + diag(l2, 0)``, intercept last."""
-    return augmented_gram(X, u * curvature(logits(params, X)), l2)
+def hessian(params: Params, X: jax.Array, u: jax.Array, l2: jax.Array, offset=0.0) -> jax.Array:
+    """``[X 1]^T diag(u sigma') [X 1] + diag(l2, 0)``, intercept last, at the logits plus
+    ``offset``."""
+    return augmented_gram(X, u * curvature(logits(params, X) + offset), l2)

@@ -49,7 +49,9 @@ def minibatch_sgd(optimizer: Optimizer, batch_size: int, closed_form: bool = Tru
             # on a batch of zero weights).
             count = jnp.sum(mask)
             u = problem.u[rows] * mask * (n / count).astype(problem.u.dtype)
-            sub = problem._replace(X=problem.X[rows], y=problem.y[rows], u=u)
+            sub = problem._replace(
+                X=problem.X[rows], y=problem.y[rows], u=u, offset=problem.offset[rows]
+            )
             value, grad = smooth_value_and_grad(sub, p, closed_form)
             updates, s = tx.update(
                 grad, s, p, value=value, grad=grad, value_fn=lambda q: smooth_value(sub, q)
