@@ -216,7 +216,12 @@ def _statistics(params, scaling, dataset, train) -> tuple[str, dict]:
         w = w / scale
         b = b - float(w @ mean)
     X, y = dataset.X[train], dataset.y[train]
-    params = jaxsig.Params(jnp.asarray(w), jnp.asarray(b))  # the default float dtype
+    with jax.enable_x64(True):  # raw feature scales: float32 would lose the covariance
+        return _statistics_table(jaxsig.Params(jnp.asarray(w), jnp.asarray(b)), X, y, dataset)
+
+
+def _statistics_table(params, X, y, dataset) -> tuple[str, dict]:
+    """`_statistics` in float64: the table and its numbers for the JSON output."""
     names = _summary.coefficient_names(X.shape[1], dataset.feature_names)
     found = _summary.checked_separation(X, y, None, True, names)
     inference = jax.device_get(jaxsig.inference(params, X, y))
@@ -271,7 +276,7 @@ def fit(args: argparse.Namespace) -> Outcome:
         raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.l2 is None:
         args.l2 = 0.0 if args.summary else 1e-4
-    if args.summary and (args.l2 != 0 or args.l1_ratio != 0):
+    if args.summary and args.l2 != 0:
         raise ValueError(
             f"--summary needs an unpenalised fit (--l2 0), got --l2 {args.l2:g}: standard "
             "errors and tests of a penalised estimate would not mean what they say"

@@ -33,8 +33,9 @@ class Inference(NamedTuple):
     (the intercept-only model, with the offset), ``aic = -2 ll + 2k``, ``bic = -2 ll + k
     log(nobs)``, ``pseudo_r2`` (McFadden's ``1 - ll / ll_null``), ``lr_statistic = 2 (ll -
     ll_null)`` with ``lr_p_value`` on ``df_model`` degrees of freedom, ``nobs`` (the sum of
-    frequency weights, else the row count) and ``score_max`` (the largest ``|d ll / d coef|``:
-    near 0 at a maximum) are scalars.
+    frequency weights, else the row count) and ``newton_step`` (the largest entry of the
+    Newton step ``I^-1 score`` in standard errors: near 0 at a maximum, whatever the
+    features' scale) are scalars.
     """
 
     coef: jax.Array
@@ -55,7 +56,7 @@ class Inference(NamedTuple):
     lr_p_value: jax.Array
     df_model: jax.Array
     nobs: jax.Array
-    score_max: jax.Array
+    newton_step: jax.Array
 
 
 def _design(X: jax.Array, fit_intercept: bool) -> jax.Array:
@@ -140,7 +141,9 @@ def _check(params, X, y, sample_weight, var_weight, offset, cov_type, groups, al
     if check.is_concrete(alpha) and float(alpha) == 1.0:
         raise ValueError("alpha must be below 1 (the interval's level is 1 - alpha)")
     check.check_hyperparameter("l2", l2, shapes=((), (X.shape[1],)))
-    if check.is_concrete(l2) and np.any(np.asarray(l2) != 0):
+    if not check.is_concrete(l2):
+        raise ValueError("l2 must be a concrete 0 (inference covers unpenalised fits only)")
+    if np.any(np.asarray(l2) != 0):
         raise ValueError(
             "inference covers unpenalised fits (l2 = 0): the inverse information at a "
             "penalised optimum is not the covariance of that biased estimate, and its Wald "
@@ -185,7 +188,7 @@ def inference(
 
     ``params`` must be the unpenalised optimum (``l2 = 0``; a non-zero ``l2`` is refused) of
     this data, weights (frequency times variance weights as `fit`'s ``sample_weight``) and
-    offset; ``score_max`` shows how near. Labels may be soft (in [0, 1]): the likelihood is then
+    offset; ``newton_step`` shows how near. Labels may be soft (in [0, 1]): the likelihood is then
     the quasi-likelihood, without binomial coefficients. jit- and vmap-able; p-values come from
     ``erfc`` and stay accurate, not 0, while the true value is a normal number (|z| < 37.5 in
     float64). Under (quasi-)complete separation no maximum exists and the standard errors mean
@@ -267,5 +270,5 @@ def inference(
         lr_p_value=_chi2_sf(lr, df_model),
         df_model=df_model,
         nobs=nobs,
-        score_max=jnp.max(jnp.abs(score)),
+        newton_step=jnp.max(jnp.abs(bread @ score) / jnp.sqrt(jnp.diagonal(bread))),
     )

@@ -95,9 +95,10 @@ def format_summary(
     lines.append("=" * _WIDTH)
     if unidentified:
         lines.append("* " + describe(found, names))
-    if r["score_max"] > 1e-3 * max(1.0, float(np.max(np.abs(r["coef"])))):
+    if r["newton_step"] > 1e-2:
         lines.append(
-            f"Note: the score is {r['score_max']:.2g} at these parameters, not 0: they are not "
+            f"Note: a Newton step from these parameters moves a coefficient by "
+            f"{r['newton_step']:.2g} standard errors: they are not "
             "the maximum-likelihood estimate (fit with l2=0 and a tolerance)."
         )
     return "\n".join(lines)
