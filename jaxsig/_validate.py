@@ -207,6 +207,16 @@ def as_labels(y: ArrayLike, X: jax.Array, *, require_both_classes: bool = True) 
     return y
 
 
+def _per_row(name: str, value: ArrayLike, X: jax.Array) -> jax.Array:
+    """One value per row of ``X``, shape (n,), in ``X``'s dtype (half precisions: float32)."""
+    v = jnp.asarray(value)
+    if v.shape != (X.shape[0],):
+        raise ValueError(
+            f"{name} must have shape ({X.shape[0]},) to match X {X.shape}, got {v.shape}"
+        )
+    return v.astype(jnp.promote_types(X.dtype, jnp.float32))
+
+
 def as_sample_weight(
     sample_weight: ArrayLike | None, X: jax.Array, name: str = "sample_weight"
 ) -> jax.Array | None:
@@ -216,12 +226,7 @@ def as_sample_weight(
         return None
     _check_numeric(name, sample_weight)
     with concrete_scope(sample_weight) as concrete:
-        v = jnp.asarray(sample_weight)
-        if v.shape != (X.shape[0],):
-            raise ValueError(
-                f"{name} must have shape ({X.shape[0]},) to match X {X.shape}, got {v.shape}"
-            )
-        v = v.astype(jnp.promote_types(X.dtype, jnp.float32))  # half-precision data: float32
+        v = _per_row(name, sample_weight, X)
         if not concrete:
             return v
         _check_finite(name, v)
@@ -240,12 +245,7 @@ def as_offset(offset: ArrayLike | None, X: jax.Array, name: str = "offset") -> j
         return None
     _check_numeric(name, offset)
     with concrete_scope(offset) as concrete:
-        o = jnp.asarray(offset)
-        if o.shape != (X.shape[0],):
-            raise ValueError(
-                f"{name} must have shape ({X.shape[0]},) to match X {X.shape}, got {o.shape}"
-            )
-        o = o.astype(jnp.promote_types(X.dtype, jnp.float32))
+        o = _per_row(name, offset, X)
         if concrete:
             _check_finite(name, o)
     return o
